@@ -1,0 +1,1 @@
+"""Backends: implementations of the Executor protocol, selected by name."""

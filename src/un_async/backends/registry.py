@@ -1,0 +1,15 @@
+"""Built-in backend registrations (a plugin like any other)."""
+
+from __future__ import annotations
+
+from un_async.core.hookspecs import RegisterBackend, hookimpl
+
+__all__ = ["register_backends"]
+
+
+@hookimpl(trylast=True)
+def register_backends(register: RegisterBackend) -> None:
+    """``unsandbox``: the HTTP API."""
+    from un_async.backends.unsandbox.backend import UnsandboxBackend
+
+    register("unsandbox", UnsandboxBackend.from_config)

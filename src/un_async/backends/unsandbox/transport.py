@@ -1,0 +1,183 @@
+"""HTTP transport: one lazily created aiohttp session, bytes in, bytes out.
+
+The transport knows nothing about signing, JSON or retries. It sends exactly the bytes
+it is given and maps every aiohttp failure to :class:`TransportError`, recording whether
+the request can have reached the server (``request_sent``). Alternative transports (such
+as the cassette transport used for record/replay) implement :class:`Transport`.
+"""
+
+from __future__ import annotations
+
+import platform
+import ssl
+from collections.abc import Mapping
+from typing import Protocol
+
+import aiohttp
+import attrs
+from yarl import URL
+
+from un_async._version import __version__
+from un_async.core.errors import TransportError
+
+__all__ = ["AiohttpTransport", "HttpRequest", "HttpResponse", "Transport", "default_user_agent"]
+
+
+def default_user_agent() -> str:
+    """``un-async/<version> python/<x.y> aiohttp/<version>``."""
+    return (
+        f"un-async/{__version__} python/{platform.python_version()} aiohttp/{aiohttp.__version__}"
+    )
+
+
+@attrs.frozen(kw_only=True)
+class HttpRequest:
+    """One HTTP request. ``path`` is already percent-encoded and is what gets signed.
+
+    ``query`` is appended to the URL (and not signed, spec §2.2). ``timeout`` overrides
+    the transport's read timeout for this request.
+    """
+
+    method: str
+    path: str
+    body: bytes = b""
+    query: tuple[tuple[str, str], ...] = ()
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    timeout: float | None = None
+
+
+@attrs.frozen(kw_only=True)
+class HttpResponse:
+    """A complete HTTP response with its body read."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class Transport(Protocol):
+    """Sends requests to the service."""
+
+    async def send(self, request: HttpRequest) -> HttpResponse:
+        """Send ``request``; raise :class:`TransportError` if no response is obtained."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release resources; idempotent."""
+        ...
+
+
+class AiohttpTransport:
+    """A :class:`Transport` over one :class:`aiohttp.ClientSession`.
+
+    The session is created on first use inside the running event loop and closed by
+    :meth:`aclose`. ``ssl_context`` lets tests trust a local certificate.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 120.0,
+        max_response_bytes: int = 128 * 1024 * 1024,
+        connection_limit: int = 256,
+        user_agent: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self._base = base_url.rstrip("/")
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+        self._max_bytes = max_response_bytes
+        self._limit = connection_limit
+        self._user_agent = user_agent or default_user_agent()
+        self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
+        self._session: aiohttp.ClientSession | None = None
+        self._timeouts: dict[float | None, aiohttp.ClientTimeout] = {}
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"AiohttpTransport({self._base!r})"
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise TransportError("the client is closed", request_sent=False)
+        session = self._session
+        if session is None or session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=self._limit, ssl=self._ssl, enable_cleanup_closed=False
+            )
+            session = aiohttp.ClientSession(
+                connector=connector,
+                headers={"User-Agent": self._user_agent, "Content-Type": "application/json"},
+            )
+            self._session = session
+        return session
+
+    def _timeout(self, read_timeout: float | None) -> aiohttp.ClientTimeout:
+        timeout = self._timeouts.get(read_timeout)
+        if timeout is None:
+            timeout = aiohttp.ClientTimeout(
+                total=None,
+                connect=self._connect_timeout,
+                sock_read=read_timeout or self._read_timeout,
+            )
+            self._timeouts[read_timeout] = timeout
+        return timeout
+
+    async def send(self, request: HttpRequest) -> HttpResponse:
+        session = self._get_session()
+        url = URL(self._base + request.path, encoded=True)
+        if request.query:
+            url = url.with_query(request.query)
+        try:
+            async with session.request(
+                request.method,
+                url,
+                data=request.body or None,
+                headers=request.headers,
+                timeout=self._timeout(request.timeout),
+                allow_redirects=False,
+            ) as response:
+                body = await self._read_body(response)
+                return HttpResponse(status=response.status, headers=response.headers, body=body)
+        except aiohttp.ClientConnectorError as exc:
+            raise TransportError(
+                f"cannot connect to {self._base}: {exc.os_error or exc}", request_sent=False
+            ) from exc
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise TransportError(
+                f"no connection to {self._base} within {self._connect_timeout:g} s",
+                request_sent=False,
+            ) from exc
+        except aiohttp.ServerDisconnectedError as exc:
+            raise TransportError("server closed the connection without answering") from exc
+        except (aiohttp.ClientPayloadError, aiohttp.ClientResponseError) as exc:
+            raise TransportError(f"malformed or truncated response: {exc}") from exc
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            raise TransportError(
+                f"no response within {request.timeout or self._read_timeout:g} s"
+            ) from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise TransportError(f"connection failed: {type(exc).__name__}: {exc}") from exc
+
+    async def _read_body(self, response: aiohttp.ClientResponse) -> bytes:
+        declared = response.content_length
+        if declared is not None and declared <= self._max_bytes:
+            return await response.read()
+        if declared is not None:
+            raise TransportError(
+                f"response of {declared} bytes exceeds the {self._max_bytes}-byte limit"
+            )
+        chunks = bytearray()
+        async for chunk in response.content.iter_chunked(1 << 16):
+            chunks += chunk
+            if len(chunks) > self._max_bytes:
+                raise TransportError(f"response exceeds the {self._max_bytes}-byte limit")
+        return bytes(chunks)
+
+    async def aclose(self) -> None:
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None and not session.closed:
+            await session.close()

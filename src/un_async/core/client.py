@@ -1,0 +1,546 @@
+"""AsyncClient: the SDK's main object.
+
+A client owns one backend (and through it one HTTP session), resolves credentials once,
+and turns the backend's single operations into the SDK's behaviour: waiting for jobs
+with a deadline, cancelling abandoned jobs, caching languages, limiting concurrency.
+Use it as an async context manager, or call :meth:`AsyncClient.aclose`::
+
+    async with AsyncClient() as client:
+        result = await client.execute_code("python", "print(42)")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self, TypeVar, cast
+
+import attrs
+
+from un_async.core.config import ClientConfig
+from un_async.core.credentials import CredentialContext, Credentials
+from un_async.core.errors import (
+    ConfigurationError,
+    CredentialsError,
+    JobTimeoutError,
+    TransportError,
+    ValidationError,
+)
+from un_async.core.events import EventKind, ExecutionEvent
+from un_async.core.executor import Executor, SudoCallback
+from un_async.core.ids import path_segment
+from un_async.core.models import (
+    ExecutionRequest,
+    ExecutionResult,
+    InputFile,
+    JobInfo,
+    Record,
+    Snapshot,
+)
+from un_async.core.plugins import PluginHost, default_host
+from un_async.core.resolve import resolve_credentials
+from un_async.core.retry import RetryPolicy
+from un_async.core.waiting import JobWaiter, PerJobWaiter, WaitPolicy
+
+__all__ = ["UNSET", "AsyncClient", "InputFiles"]
+
+log = logging.getLogger("un_async")
+T = TypeVar("T")
+
+InputFiles = Mapping[str, bytes | str] | Iterable[InputFile | tuple[str, bytes | str]]
+"""Input files: ``{name: content}``, ``[(name, content)]`` or :class:`InputFile` objects."""
+
+ABANDON_CANCEL_TIMEOUT = 10.0
+"""Seconds allowed for the ``DELETE /jobs/{id}`` sent when a wait is abandoned."""
+
+UNSET: Any = object()
+"""Default of ``timeout=`` parameters: use the client's configured wait deadline."""
+
+
+class AsyncClient:
+    """An unsandbox client bound to one event loop.
+
+    Arguments override :class:`ClientConfig` fields (and the environment:
+    ``UNSANDBOX_API_URL``, ``UN_ASYNC_BACKEND``). ``public_key``/``secret_key`` or
+    ``account_index`` select credentials (see the README for the full resolution order).
+    ``backend`` is a backend name or an :class:`Executor` instance. ``timeout`` is the
+    default deadline, in seconds, of every wait (``None``: no deadline).
+    """
+
+    def __init__(
+        self,
+        *,
+        public_key: str | None = None,
+        secret_key: str | None = None,
+        account_index: int | None = None,
+        base_url: str | None = None,
+        backend: str | Executor | None = None,
+        timeout: float | None = UNSET,
+        request_timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        max_concurrency: int | None = None,
+        cancel_on_abandon: bool | None = None,
+        result_cache: bool | None = None,
+        languages_cache_path: Path | str | bool | None = None,
+        allow_insecure_http: bool | None = None,
+        config: ClientConfig | None = None,
+        plugins: PluginHost | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        overrides: dict[str, Any] = {
+            "base_url": base_url,
+            "backend": backend if isinstance(backend, str) else None,
+            "request_timeout": request_timeout,
+            "retry": retry,
+            "max_concurrency": max_concurrency,
+            "cancel_on_abandon": cancel_on_abandon,
+            "result_cache": result_cache,
+            "languages_cache_path": Path(languages_cache_path)
+            if isinstance(languages_cache_path, str)
+            else languages_cache_path,
+            "allow_insecure_http": allow_insecure_http,
+        }
+        self._environ = dict(os.environ if environ is None else environ)
+        if config is None:
+            config = ClientConfig.from_env(self._environ, **overrides)
+        elif any(value is not None for value in overrides.values()):
+            raise ConfigurationError("pass either config= or individual settings, not both")
+        if timeout is not UNSET:
+            config = _evolve(config, wait_timeout=timeout)
+        if (public_key is None) != (secret_key is None):
+            missing = "secret_key" if secret_key is None else "public_key"
+            raise CredentialsError(
+                f"public_key and secret_key must be given together; {missing} is missing"
+            )
+        self.config = config
+        self.plugins = plugins or default_host()
+        self._context = CredentialContext(
+            public_key=public_key,
+            secret_key=secret_key,
+            account_index=account_index,
+            environ=self._environ,
+        )
+        self._credentials: Credentials | None = None
+        self._credentials_lock: asyncio.Lock | None = None
+        self._observed = self.plugins.has_event_observers()
+        self._executor = backend if isinstance(backend, Executor) else self._make_backend()
+        self._waiter: JobWaiter = PerJobWaiter(
+            self._executor_poll,
+            WaitPolicy(schedule=config.poll_schedule, jitter=config.poll_jitter),
+        )
+        self._slots = asyncio.Semaphore(config.max_concurrency) if config.max_concurrency else None
+        self._languages_cache = self.plugins.languages_cache(config)
+        self._result_cache = self.plugins.result_cache(config)
+        self._background: set[asyncio.Task[Any]] = set()
+        self._closed = False
+
+    def _make_backend(self) -> Executor:
+        factories = self.plugins.backend_factories()
+        factory = factories.get(self.config.backend)
+        if factory is None:
+            known = ", ".join(sorted(factories)) or "none"
+            raise ConfigurationError(
+                f"unknown backend {self.config.backend!r} (available: {known})"
+            )
+        return factory(self.config, self.plugins)
+
+    @property
+    def executor(self) -> Executor:
+        """The backend this client uses."""
+        return self._executor
+
+    def __repr__(self) -> str:
+        return f"AsyncClient(base_url={self.config.base_url!r}, backend={self._executor.name!r})"
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Finish background cancellations and close the backend; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+        await self._waiter.aclose()
+        await self._executor.aclose()
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`aclose` has run."""
+        return self._closed
+
+    # -- credentials ----------------------------------------------------------------------
+
+    async def credentials(self) -> Credentials:
+        """The client's credentials, resolved on first use and then reused."""
+        if self._credentials is None:
+            if self._credentials_lock is None:
+                self._credentials_lock = asyncio.Lock()
+            async with self._credentials_lock:
+                if self._credentials is None:
+                    self._credentials = await resolve_credentials(
+                        self.plugins.credential_providers(), self._context
+                    )
+                    log.debug("using credentials %s", self._credentials)
+        return self._credentials
+
+    async def _resolve(self, public_key: str | None, secret_key: str | None) -> Credentials:
+        if public_key is None and secret_key is None:
+            return await self.credentials()
+        if public_key and secret_key:
+            return Credentials(public_key, secret_key, "explicit")
+        missing = "secret_key" if not secret_key else "public_key"
+        raise CredentialsError(
+            f"public_key and secret_key must be given together; {missing} is missing"
+        )
+
+    # -- execution ------------------------------------------------------------------------
+
+    async def execute_code(
+        self,
+        language: str,
+        code: str,
+        *,
+        env: Mapping[str, str] | None = None,
+        input_files: InputFiles | None = None,
+        network_mode: str | None = None,
+        ttl: int | None = None,
+        vcpu: int | None = None,
+        return_artifact: bool = False,
+        timeout: float | None = UNSET,
+        cancel_on_timeout: bool | None = None,
+        public_key: str | None = None,
+        secret_key: str | None = None,
+    ) -> ExecutionResult:
+        """Run code and return its final result.
+
+        A program that exits non-zero is a normal result. ``timeout`` (seconds) bounds
+        the whole call; when it passes — or the awaiting task is cancelled — the job is
+        cancelled on the server (unless ``cancel_on_timeout=False`` or the client was
+        built with ``cancel_on_abandon=False``) and :class:`JobTimeoutError` (or
+        ``CancelledError``) is raised.
+        """
+        request = ExecutionRequest(
+            language=language,
+            code=code,
+            env=env,
+            input_files=input_files,
+            network_mode=network_mode,
+            ttl=ttl,
+            vcpu=vcpu,
+            return_artifact=return_artifact,
+        )
+        return await self.run(
+            request,
+            timeout=timeout,
+            cancel_on_timeout=cancel_on_timeout,
+            public_key=public_key,
+            secret_key=secret_key,
+        )
+
+    async def run(
+        self,
+        request: ExecutionRequest,
+        *,
+        timeout: float | None = UNSET,
+        cancel_on_timeout: bool | None = None,
+        public_key: str | None = None,
+        secret_key: str | None = None,
+    ) -> ExecutionResult:
+        """:meth:`execute_code` for a prepared :class:`ExecutionRequest`."""
+        credentials = await self._resolve(public_key, secret_key)
+        if self._result_cache is not None:
+            cached = await self._result_cache.get(request)
+            if cached is not None:
+                return cached
+        deadline = self._deadline(timeout)
+        cancel = self.config.cancel_on_abandon if cancel_on_timeout is None else cancel_on_timeout
+        async with _Slot(self._slots):
+            result = await self._submit(credentials, request, wait=True, deadline=deadline)
+            if not result.is_final:
+                assert result.job_id is not None
+                result = await self._wait_or_abandon(
+                    credentials, result.job_id, deadline, result, cancel
+                )
+        self._emit("finished", result.job_id, status=result.status.value)
+        if self._result_cache is not None and result.is_final:
+            await self._result_cache.put(request, result)
+        return result
+
+    async def execute_async(
+        self,
+        language: str,
+        code: str,
+        *,
+        env: Mapping[str, str] | None = None,
+        input_files: InputFiles | None = None,
+        network_mode: str | None = None,
+        ttl: int | None = None,
+        vcpu: int | None = None,
+        return_artifact: bool = False,
+        public_key: str | None = None,
+        secret_key: str | None = None,
+    ) -> str:
+        """Start an execution and return its job id without waiting."""
+        request = ExecutionRequest(
+            language=language,
+            code=code,
+            env=env,
+            input_files=input_files,
+            network_mode=network_mode,
+            ttl=ttl,
+            vcpu=vcpu,
+            return_artifact=return_artifact,
+        )
+        credentials = await self._resolve(public_key, secret_key)
+        result = await self._submit(credentials, request, wait=False, deadline=None)
+        if result.job_id is None:
+            raise TransportError("the server accepted the execution but returned no job_id")
+        return result.job_id
+
+    async def _submit(
+        self,
+        credentials: Credentials,
+        request: ExecutionRequest,
+        *,
+        wait: bool,
+        deadline: float | None,
+    ) -> ExecutionResult:
+        submit = self._executor.submit(credentials, request, wait=wait)
+        if deadline is None:
+            result = await submit
+        else:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    result = await submit
+            except TimeoutError as exc:
+                if isinstance(exc, JobTimeoutError):
+                    raise
+                raise JobTimeoutError(
+                    "the execution was not accepted before the deadline"
+                ) from None
+        self._emit("submitted", result.job_id, status=result.status.value)
+        return result
+
+    async def _wait_or_abandon(
+        self,
+        credentials: Credentials,
+        job_id: str,
+        deadline: float | None,
+        last: ExecutionResult,
+        cancel: bool,
+    ) -> ExecutionResult:
+        try:
+            return await self._waiter.wait(credentials, job_id, deadline=deadline, last=last)
+        except JobTimeoutError:
+            if cancel:
+                await self._cancel_quietly(credentials, job_id)
+            raise
+        except asyncio.CancelledError:
+            if cancel:
+                task = asyncio.get_running_loop().create_task(
+                    self._cancel_quietly(credentials, job_id)
+                )
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
+            raise
+
+    async def _cancel_quietly(self, credentials: Credentials, job_id: str) -> None:
+        try:
+            async with asyncio.timeout(ABANDON_CANCEL_TIMEOUT):
+                await self._executor.cancel_job(credentials, job_id)
+            self._emit("cancelled", job_id, reason="abandoned")
+            log.info("cancelled abandoned job %s", job_id)
+        except Exception as exc:  # best effort: the caller already has an error to see
+            log.warning("could not cancel abandoned job %s: %s", job_id, exc)
+
+    async def _executor_poll(self, credentials: Credentials, job_id: str) -> ExecutionResult:
+        result = await self._executor.poll_job(credentials, job_id)
+        if self._observed:
+            self._emit("polled", job_id, status=result.status.value)
+        return result
+
+    def _deadline(self, timeout: float | None) -> float | None:
+        seconds = self.config.wait_timeout if timeout is UNSET else timeout
+        if seconds is None:
+            return None
+        if seconds <= 0:
+            raise ValidationError(f"timeout must be positive, got {seconds!r}")
+        return asyncio.get_running_loop().time() + seconds
+
+    def _emit(self, kind: EventKind, job_id: str | None, **detail: Any) -> None:
+        if self._observed:
+            self.plugins.emit(ExecutionEvent(kind=kind, job_id=job_id, detail=detail))
+
+    # -- jobs -----------------------------------------------------------------------------
+
+    async def get_job(
+        self, job_id: str, *, public_key: str | None = None, secret_key: str | None = None
+    ) -> ExecutionResult:
+        """A job's current state (one request; no waiting)."""
+        credentials = await self._resolve(public_key, secret_key)
+        return await self._executor.get_job(credentials, job_id)
+
+    async def wait_for_job(
+        self,
+        job_id: str,
+        *,
+        timeout: float | None = UNSET,
+        cancel_on_timeout: bool = False,
+        public_key: str | None = None,
+        secret_key: str | None = None,
+    ) -> ExecutionResult:
+        """Wait until the job is final and return its result.
+
+        ``timeout`` (seconds) bounds the wait; when it passes :class:`JobTimeoutError`
+        is raised with the last state seen. The job keeps running unless
+        ``cancel_on_timeout=True`` (you started it, you own it).
+        """
+        credentials = await self._resolve(public_key, secret_key)
+        deadline = self._deadline(timeout)
+        path_segment("job_id", job_id)
+        try:
+            return await self._waiter.wait(credentials, job_id, deadline=deadline)
+        except JobTimeoutError:
+            if cancel_on_timeout:
+                await self._cancel_quietly(credentials, job_id)
+            raise
+
+    async def cancel_job(
+        self, job_id: str, *, public_key: str | None = None, secret_key: str | None = None
+    ) -> Record:
+        """Cancel a job; the reply has at least ``job_id`` and ``status``."""
+        credentials = await self._resolve(public_key, secret_key)
+        return await self._executor.cancel_job(credentials, job_id)
+
+    async def list_jobs(
+        self, *, public_key: str | None = None, secret_key: str | None = None
+    ) -> list[JobInfo]:
+        """All jobs of the account."""
+        credentials = await self._resolve(public_key, secret_key)
+        return await self._executor.list_jobs(credentials)
+
+    # -- languages ------------------------------------------------------------------------
+
+    async def get_languages(
+        self,
+        *,
+        refresh: bool = False,
+        public_key: str | None = None,
+        secret_key: str | None = None,
+    ) -> list[str]:
+        """The service's languages; cached for an hour in ``~/.unsandbox/languages.json``.
+
+        ``refresh=True`` skips the cached copy (and updates it).
+        """
+        cache = self._languages_cache
+        if cache is not None and not refresh:
+            cached = await cache.load()
+            if cached is not None:
+                return cached
+        credentials = await self._resolve(public_key, secret_key)
+        languages = await self._executor.get_languages(credentials)
+        if cache is not None:
+            await cache.store(languages)
+        return languages
+
+    def detect_language(self, filename: str, source: str | None = None) -> str | None:
+        """The language of ``filename`` (by extension, then ``source``'s shebang)."""
+        return self.plugins.detect_language(filename, source)
+
+    # -- snapshots ------------------------------------------------------------------------
+
+    async def session_snapshot(
+        self,
+        session_id: str,
+        *,
+        name: str | None = None,
+        hot: bool = False,
+        public_key: str | None = None,
+        secret_key: str | None = None,
+    ) -> str:
+        """Snapshot a session (``hot=True``: without freezing it); returns the snapshot id."""
+        credentials = await self._resolve(public_key, secret_key)
+        return await self._executor.create_snapshot(credentials, session_id, name=name, hot=hot)
+
+    async def list_snapshots(
+        self, *, public_key: str | None = None, secret_key: str | None = None
+    ) -> list[Snapshot]:
+        """All snapshots of the account."""
+        credentials = await self._resolve(public_key, secret_key)
+        return await self._executor.list_snapshots(credentials)
+
+    async def restore_snapshot(
+        self, snapshot_id: str, *, public_key: str | None = None, secret_key: str | None = None
+    ) -> Record:
+        """Restore a snapshot; the reply describes the restored resource."""
+        credentials = await self._resolve(public_key, secret_key)
+        return await self._executor.restore_snapshot(credentials, snapshot_id)
+
+    async def delete_snapshot(
+        self,
+        snapshot_id: str,
+        *,
+        otp: str | Callable[[str], Awaitable[str]] | None = None,
+        public_key: str | None = None,
+        secret_key: str | None = None,
+    ) -> Record:
+        """Delete a snapshot.
+
+        If the server asks for confirmation (HTTP 428), ``otp`` answers it: a one-time
+        password, or an async callback receiving the ``challenge_id`` and returning one.
+        Without ``otp`` a :class:`SudoRequiredError` carrying the ``challenge_id`` is raised.
+        """
+        credentials = await self._resolve(public_key, secret_key)
+        return await self._executor.delete_snapshot(
+            credentials, snapshot_id, sudo=_sudo_callback(otp)
+        )
+
+
+def _sudo_callback(otp: str | Callable[[str], Awaitable[str]] | None) -> SudoCallback | None:
+    if otp is None:
+        return None
+    if callable(otp):
+        return cast(SudoCallback, otp)
+    code = otp
+
+    async def answer(challenge_id: str) -> str:
+        return code
+
+    return answer
+
+
+class _Slot:
+    """``async with`` over an optional semaphore."""
+
+    __slots__ = ("_semaphore",)
+
+    def __init__(self, semaphore: asyncio.Semaphore | None) -> None:
+        self._semaphore = semaphore
+
+    async def __aenter__(self) -> None:
+        if self._semaphore is not None:
+            await self._semaphore.acquire()
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._semaphore is not None:
+            self._semaphore.release()
+
+
+def _evolve(config: ClientConfig, **changes: Any) -> ClientConfig:
+    return attrs.evolve(config, **changes)

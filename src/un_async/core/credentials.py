@@ -1,0 +1,54 @@
+"""API credentials and the context credential providers resolve them from.
+
+A :class:`Credentials` never shows its secret key, and only a short prefix of its public
+key, in ``repr``/``str``, so logging one is safe.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import attrs
+
+__all__ = ["CredentialContext", "Credentials", "mask_key"]
+
+
+def mask_key(key: str) -> str:
+    """A log-safe form of a key: its first 12 characters and an ellipsis."""
+    return f"{key[:12]}…" if len(key) > 12 else "…"
+
+
+@attrs.frozen
+class Credentials:
+    """A public/secret key pair and the name of the source it came from."""
+
+    public_key: str = attrs.field(repr=mask_key)
+    secret_key: str = attrs.field(repr=False)
+    source: str = "explicit"
+
+    def __str__(self) -> str:
+        return f"{mask_key(self.public_key)} (from {self.source})"
+
+
+@attrs.frozen(kw_only=True)
+class CredentialContext:
+    """Everything a credential provider may consult, captured once per client.
+
+    ``account_index`` is an explicit account row (``None`` when not requested);
+    ``environ`` is a snapshot of the environment; ``home`` and ``cwd`` locate
+    ``~/.unsandbox/accounts.csv`` and ``./accounts.csv``.
+    """
+
+    public_key: str | None = attrs.field(default=None, repr=False)
+    secret_key: str | None = attrs.field(default=None, repr=False)
+    account_index: int | None = None
+    environ: Mapping[str, str] = attrs.field(factory=lambda: dict(os.environ), repr=False)
+    home: Path = attrs.field(factory=Path.home)
+    cwd: Path = attrs.field(factory=Path.cwd)
+
+    @property
+    def config_dir(self) -> Path:
+        """``~/.unsandbox``: where accounts.csv and the languages cache live."""
+        return self.home / ".unsandbox"

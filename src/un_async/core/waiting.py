@@ -1,0 +1,172 @@
+"""Waiting for a job to finish: schedule, jitter, deadline and transient failures.
+
+The per-job waiter polls ``GET /jobs/{id}`` on the seed's schedule (300, 450, 700, 900,
+650, 1600, 2000 ms, the last repeating), each delay scaled by a random factor in
+``1 ± jitter`` so that many waits do not poll in lock-step. While waiting it tolerates:
+
+* a 404 for a job it has not yet seen (the registration race), for ``not_found_grace``
+  seconds;
+* up to ``max_transient_errors`` consecutive 5xx, 429 or transport failures.
+
+A 404 that follows a transient failure means the server restarted and lost the job
+(spec §4.2): that raises :class:`~un_async.core.errors.JobLostError`. A passed deadline
+raises :class:`~un_async.core.errors.JobTimeoutError` carrying the last state seen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+import attrs
+
+from un_async.core.config import POLL_SCHEDULE
+from un_async.core.credentials import Credentials
+from un_async.core.errors import (
+    JobLostError,
+    JobTimeoutError,
+    NotFoundError,
+    RateLimitError,
+    ServerError,
+    TransportError,
+)
+from un_async.core.models import ExecutionResult
+
+__all__ = ["JobWaiter", "PerJobWaiter", "WaitPolicy", "poll_until_final"]
+
+TRANSIENT = (ServerError, RateLimitError, TransportError)
+
+
+@attrs.frozen(kw_only=True)
+class WaitPolicy:
+    """How a waiter paces polls and which failures it rides out."""
+
+    schedule: tuple[float, ...] = POLL_SCHEDULE
+    jitter: float = 0.1
+    not_found_grace: float = 10.0
+    max_transient_errors: int = 10
+
+    def delay(self, index: int, rng: random.Random) -> float:
+        """Seconds to sleep before poll number ``index`` (0-based)."""
+        base = self.schedule[min(index, len(self.schedule) - 1)]
+        if self.jitter <= 0:
+            return base
+        return base * rng.uniform(1.0 - self.jitter, 1.0 + self.jitter)
+
+
+class JobWaiter(Protocol):
+    """Waits for jobs of one client. Implementations: per-job and shared polling."""
+
+    async def wait(
+        self,
+        credentials: Credentials,
+        job_id: str,
+        *,
+        deadline: float | None,
+        last: ExecutionResult | None = None,
+    ) -> ExecutionResult:
+        """The job's final state; ``deadline`` is an event-loop time (``loop.time()``)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Stop background work; idempotent."""
+        ...
+
+
+def timeout_error(job_id: str, last: ExecutionResult | None) -> JobTimeoutError:
+    """The error for a wait whose deadline passed."""
+    state = f"; last status: {last.raw_status or last.status.value}" if last else ""
+    return JobTimeoutError(
+        f"job {job_id} did not finish before the deadline{state}", job_id=job_id, last_state=last
+    )
+
+
+async def poll_until_final(
+    poll: Callable[[], Awaitable[ExecutionResult]],
+    *,
+    job_id: str,
+    policy: WaitPolicy,
+    deadline: float | None,
+    last: ExecutionResult | None = None,
+    rng: random.Random | None = None,
+) -> ExecutionResult:
+    """Call ``poll`` on the policy's schedule until the job is final (see module doc)."""
+    loop = asyncio.get_running_loop()
+    rng = rng or _RNG
+    started = loop.time()
+    seen = False
+    transient = 0
+    for index in range(1 << 62):
+        delay = policy.delay(index, rng)
+        if deadline is not None:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise timeout_error(job_id, last)
+            delay = min(delay, remaining)
+        await asyncio.sleep(delay)
+        try:
+            if deadline is None:
+                state = await poll()
+            else:
+                async with asyncio.timeout_at(deadline):
+                    state = await poll()
+        except TimeoutError as exc:
+            if isinstance(exc, JobTimeoutError) or deadline is None or loop.time() < deadline:
+                raise
+            raise timeout_error(job_id, last) from None
+        except NotFoundError:
+            if transient:
+                raise JobLostError(
+                    f"job {job_id} was lost: the server failed, then no longer knew the job",
+                    job_id=job_id,
+                ) from None
+            if seen or loop.time() - started >= policy.not_found_grace:
+                raise
+            continue
+        except TRANSIENT:
+            transient += 1
+            if transient > policy.max_transient_errors:
+                raise
+            continue
+        transient = 0
+        seen = True
+        last = state
+        if state.is_final:
+            return state
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+_RNG = random.Random()
+
+
+class PerJobWaiter:
+    """Polls each job on its own (the seed's behaviour, made resilient)."""
+
+    def __init__(
+        self,
+        poll: Callable[[Credentials, str], Awaitable[ExecutionResult]],
+        policy: WaitPolicy,
+    ) -> None:
+        self._poll = poll
+        self.policy = policy
+
+    async def wait(
+        self,
+        credentials: Credentials,
+        job_id: str,
+        *,
+        deadline: float | None,
+        last: ExecutionResult | None = None,
+    ) -> ExecutionResult:
+        return await poll_until_final(
+            lambda: self._poll(credentials, job_id),
+            job_id=job_id,
+            policy=self.policy,
+            deadline=deadline,
+            last=last,
+        )
+
+    async def aclose(self) -> None:
+        return None

@@ -1,0 +1,42 @@
+"""Test support: a fake unsandbox server with fault injection.
+
+``FakeUnsandbox`` serves the unsandbox API over loopback with real signature checks, an
+in-memory job lifecycle and injectable faults; ``python -m un_async.testing`` runs it in a
+separate process.
+"""
+
+from .faults import SPEC_DURATIONS, DurationModel, Fault, FaultKind, LatencyModel, LatencySource
+from .programs import ScriptedOutput, emulate
+from .server import (
+    SPEC_LANGUAGES,
+    TERMINAL_STATUSES,
+    TEST_PUBLIC_KEY,
+    TEST_SECRET_KEY,
+    FakeAccount,
+    FakeJob,
+    FakeSession,
+    FakeSnapshot,
+    FakeUnsandbox,
+    RecordedRequest,
+)
+
+__all__ = [
+    "SPEC_DURATIONS",
+    "SPEC_LANGUAGES",
+    "TERMINAL_STATUSES",
+    "TEST_PUBLIC_KEY",
+    "TEST_SECRET_KEY",
+    "DurationModel",
+    "FakeAccount",
+    "FakeJob",
+    "FakeSession",
+    "FakeSnapshot",
+    "FakeUnsandbox",
+    "Fault",
+    "FaultKind",
+    "LatencyModel",
+    "LatencySource",
+    "RecordedRequest",
+    "ScriptedOutput",
+    "emulate",
+]
