@@ -20,8 +20,8 @@ from un_async.testing import TEST_PUBLIC_KEY, TEST_SECRET_KEY, FakeUnsandbox
 @pytest.fixture(autouse=True)
 def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A private HOME and working directory; no unsandbox variables."""
-    home = tmp_path / "home"
-    work = tmp_path / "work"
+    home = tmp_path / "isolated-home"
+    work = tmp_path / "isolated-cwd"
     home.mkdir()
     work.mkdir()
     monkeypatch.setenv("HOME", str(home))
