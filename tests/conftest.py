@@ -8,7 +8,7 @@ accounts files are read or written.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ from un_async.testing import TEST_PUBLIC_KEY, TEST_SECRET_KEY, FakeUnsandbox
 
 
 @pytest.fixture(autouse=True)
-def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private HOME and working directory; no unsandbox variables."""
     home = tmp_path / "isolated-home"
     work = tmp_path / "isolated-cwd"
@@ -29,7 +29,7 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
         if name.startswith(("UNSANDBOX_", "UN_ASYNC_")):
             monkeypatch.delenv(name)
     monkeypatch.chdir(work)
-    yield home
+    return home
 
 
 @pytest.fixture

@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
 
 from un_async.core.client import UNSET, AsyncClient, InputFiles
+from un_async.core.fanout import DEFAULT_CONCURRENCY, ExecutionStream, ProgressCallback, RequestLike
 from un_async.core.models import ExecutionResult, JobInfo, Record, Snapshot
 from un_async.core.plugins import default_host
 
@@ -24,6 +25,7 @@ __all__ = [
     "detect_language",
     "execute_async",
     "execute_code",
+    "execute_many",
     "get_default_client",
     "get_job",
     "get_languages",
@@ -129,6 +131,28 @@ async def execute_async(
         ttl=ttl,
         vcpu=vcpu,
         return_artifact=return_artifact,
+        public_key=public_key,
+        secret_key=secret_key,
+    )
+
+
+def execute_many(
+    requests: Iterable[RequestLike],
+    public_key: str | None = None,
+    secret_key: str | None = None,
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    progress: ProgressCallback | None = None,
+    timeout: float | None = UNSET,
+    account_index: int | None = None,
+) -> ExecutionStream:
+    """Run many executions concurrently; ``async for`` over the result yields outcomes as
+    they finish (see :meth:`AsyncClient.execute_many`). Call it inside a running loop."""
+    return get_default_client(account_index).execute_many(
+        requests,
+        concurrency=concurrency,
+        progress=progress,
+        timeout=timeout,
         public_key=public_key,
         secret_key=secret_key,
     )

@@ -16,6 +16,7 @@ import re
 import ssl
 import sys
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -36,6 +37,7 @@ from un_async.testing import (
     Fault,
     LatencyModel,
     emulate,
+    error_mix,
 )
 from un_async.testing.faults import parse_latency
 
@@ -869,6 +871,36 @@ async def test_malformed_non_json_and_empty_204(
     assert (await send(http, fake, "GET", "/jobs")).status == 200
 
 
+async def test_streamed_fault_sends_a_chunked_body(
+    fake: FakeUnsandbox, http: aiohttp.ClientSession
+) -> None:
+    fake.inject(Fault.streamed({"jobs": [], "pad": "x" * 40_000}, chunk_size=1000))
+    fake.inject(Fault.streamed("upstream page", 502))
+    reply = await send(http, fake, "GET", "/jobs")
+    assert reply.status == 200
+    assert reply.headers["Transfer-Encoding"] == "chunked"
+    assert "Content-Length" not in reply.headers
+    assert "Date" in reply.headers
+    assert reply.json() == {"jobs": [], "pad": "x" * 40_000}
+    page = await send(http, fake, "GET", "/jobs")
+    assert (page.status, page.body) == (502, b"upstream page")
+    assert page.headers["Content-Type"].startswith("application/octet-stream")
+    assert fake.response_statuses[502] == 1
+    with pytest.raises(ValueError, match="chunk_size"):
+        Fault.streamed("x", chunk_size=0)
+
+
+async def test_streamed_fault_to_a_client_that_hangs_up_is_silent(
+    fake: FakeUnsandbox, http: aiohttp.ClientSession
+) -> None:
+    fake.inject(Fault.streamed(b"x" * 4_000_000, chunk_size=4096))
+    async with http.get(fake.url + "/health") as response:
+        assert len(await response.content.read(10)) > 0
+        response.close()
+    await asyncio.sleep(0.05)
+    assert (await send(http, fake, "GET", "/health")).status == 200
+
+
 async def test_delay_fault_stacks_with_status(
     fake: FakeUnsandbox, http: aiohttp.ClientSession
 ) -> None:
@@ -1234,3 +1266,15 @@ async def test_client_giving_up_mid_request_is_silent(where: str) -> None:
         async with aiohttp.ClientSession() as http:
             fake.latency = None
             assert (await send(http, fake, "GET", "/health", auth=False)).status == 200
+
+
+async def test_error_mix_hits_each_status_at_its_rate(
+    fake: FakeUnsandbox, http: aiohttp.ClientSession
+) -> None:
+    for fault in error_mix({429: 0.1, 500: 0.2, 503: 0.3}, path="/health"):
+        fake.inject(fault)
+    statuses = Counter([(await send(http, fake, "GET", "/health")).status for _ in range(2000)])
+    for status, rate in ((429, 0.1), (500, 0.2), (503, 0.3), (200, 0.4)):
+        assert abs(statuses[status] / 2000 - rate) < 0.04, (status, statuses)
+    with pytest.raises(ValueError, match="sum"):
+        error_mix({500: 0.7, 503: 0.5})

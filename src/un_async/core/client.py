@@ -32,6 +32,8 @@ from un_async.core.errors import (
 )
 from un_async.core.events import EventKind, ExecutionEvent
 from un_async.core.executor import Executor, SudoCallback
+from un_async.core.fanout import DEFAULT_CONCURRENCY, ExecutionStream, ProgressCallback, RequestLike
+from un_async.core.governor import ConcurrencyGovernor
 from un_async.core.ids import path_segment
 from un_async.core.models import (
     ExecutionRequest,
@@ -40,10 +42,12 @@ from un_async.core.models import (
     JobInfo,
     Record,
     Snapshot,
+    check_known_language,
 )
 from un_async.core.plugins import PluginHost, default_host
 from un_async.core.resolve import resolve_credentials
 from un_async.core.retry import RetryPolicy
+from un_async.core.shared_polling import SharedPollingWaiter, job_lister
 from un_async.core.waiting import JobWaiter, PerJobWaiter, WaitPolicy
 
 __all__ = ["UNSET", "AsyncClient", "InputFiles"]
@@ -57,8 +61,15 @@ InputFiles = Mapping[str, bytes | str] | Iterable[InputFile | tuple[str, bytes |
 ABANDON_CANCEL_TIMEOUT = 10.0
 """Seconds allowed for the ``DELETE /jobs/{id}`` sent when a wait is abandoned."""
 
+ABANDON_CANCEL_GRACE = 1.0
+"""Seconds a timed-out call waits for that ``DELETE`` before raising; a slower one goes on
+in the background (:meth:`AsyncClient.aclose` waits for it)."""
+
 UNSET: Any = object()
 """Default of ``timeout=`` parameters: use the client's configured wait deadline."""
+
+NO_CREDENTIALS = Credentials("", "", "none")
+"""Passed to a backend whose ``requires_credentials`` is False when no keys were given."""
 
 
 class AsyncClient:
@@ -87,6 +98,7 @@ class AsyncClient:
         result_cache: bool | None = None,
         languages_cache_path: Path | str | bool | None = None,
         allow_insecure_http: bool | None = None,
+        shared_polling: bool | None = None,
         config: ClientConfig | None = None,
         plugins: PluginHost | None = None,
         environ: Mapping[str, str] | None = None,
@@ -103,6 +115,7 @@ class AsyncClient:
             if isinstance(languages_cache_path, str)
             else languages_cache_path,
             "allow_insecure_http": allow_insecure_http,
+            "shared_polling": shared_polling,
         }
         self._environ = dict(os.environ if environ is None else environ)
         if config is None:
@@ -128,13 +141,23 @@ class AsyncClient:
         self._credentials_lock: asyncio.Lock | None = None
         self._observed = self.plugins.has_event_observers()
         self._executor = backend if isinstance(backend, Executor) else self._make_backend()
-        self._waiter: JobWaiter = PerJobWaiter(
-            self._executor_poll,
-            WaitPolicy(schedule=config.poll_schedule, jitter=config.poll_jitter),
+        policy = WaitPolicy(schedule=config.poll_schedule, jitter=config.poll_jitter)
+        self._waiter: JobWaiter = (
+            SharedPollingWaiter(self._executor_poll, job_lister(self._executor), policy)
+            if config.shared_polling
+            else PerJobWaiter(self._executor_poll, policy)
         )
-        self._slots = asyncio.Semaphore(config.max_concurrency) if config.max_concurrency else None
+        self._governor = ConcurrencyGovernor(
+            config.max_concurrency,
+            backoff_base=config.retry.base_delay,
+            backoff_max=config.retry.max_delay,
+            retry_after_cap=config.retry.retry_after_cap,
+            resubmit=config.retry.max_attempts > 1,
+        )
         self._languages_cache = self.plugins.languages_cache(config)
         self._result_cache = self.plugins.result_cache(config)
+        self._known_languages: frozenset[str] | None = None
+        self._languages_lock: asyncio.Lock | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._closed = False
 
@@ -152,6 +175,11 @@ class AsyncClient:
     def executor(self) -> Executor:
         """The backend this client uses."""
         return self._executor
+
+    @property
+    def governor(self) -> ConcurrencyGovernor:
+        """The adaptive limit on this client's in-flight executions."""
+        return self._governor
 
     def __repr__(self) -> str:
         return f"AsyncClient(base_url={self.config.base_url!r}, backend={self._executor.name!r})"
@@ -200,7 +228,11 @@ class AsyncClient:
         return self._credentials
 
     async def _resolve(self, public_key: str | None, secret_key: str | None) -> Credentials:
+        if self._closed:  # fail at once: retrying cannot reopen a closed client
+            raise TransportError("the client is closed", request_sent=False)
         if public_key is None and secret_key is None:
+            if not getattr(self._executor, "requires_credentials", True):
+                return NO_CREDENTIALS  # e.g. replay from a cassette
             return await self.credentials()
         if public_key and secret_key:
             return Credentials(public_key, secret_key, "explicit")
@@ -234,6 +266,13 @@ class AsyncClient:
         cancelled on the server (unless ``cancel_on_timeout=False`` or the client was
         built with ``cancel_on_abandon=False``) and :class:`JobTimeoutError` (or
         ``CancelledError``) is raised.
+
+        Arguments are validated before any request. Once the client knows the service's
+        languages (an earlier :meth:`get_languages` or a fresh languages cache), an
+        unknown ``language`` raises :class:`ValidationError` naming close matches;
+        before that only its form is checked and the server decides. Executions share
+        the client's :attr:`governor`: a 429 ``concurrency_limit_reached`` lowers its
+        limit and the submission is re-sent until ``timeout``.
         """
         request = ExecutionRequest(
             language=language,
@@ -263,6 +302,7 @@ class AsyncClient:
         secret_key: str | None = None,
     ) -> ExecutionResult:
         """:meth:`execute_code` for a prepared :class:`ExecutionRequest`."""
+        await self._check_language(request.language)
         credentials = await self._resolve(public_key, secret_key)
         if self._result_cache is not None:
             cached = await self._result_cache.get(request)
@@ -270,8 +310,10 @@ class AsyncClient:
                 return cached
         deadline = self._deadline(timeout)
         cancel = self.config.cancel_on_abandon if cancel_on_timeout is None else cancel_on_timeout
-        async with _Slot(self._slots):
-            result = await self._submit(credentials, request, wait=True, deadline=deadline)
+        async with self._governor.execution(
+            lambda: self._submit(credentials, request, wait=True, deadline=deadline),
+            deadline=deadline,
+        ) as result:
             if not result.is_final:
                 assert result.job_id is not None
                 result = await self._wait_or_abandon(
@@ -281,6 +323,33 @@ class AsyncClient:
         if self._result_cache is not None and result.is_final:
             await self._result_cache.put(request, result)
         return result
+
+    def execute_many(
+        self,
+        requests: Iterable[RequestLike],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        progress: ProgressCallback | None = None,
+        timeout: float | None = UNSET,
+        cancel_on_timeout: bool | None = None,
+        public_key: str | None = None,
+        secret_key: str | None = None,
+    ) -> ExecutionStream:
+        """Run many executions, at most ``concurrency`` at once; iterate the returned
+        :class:`~un_async.core.fanout.ExecutionStream` (``async for``) for outcomes in
+        completion order. A failing item yields an outcome carrying its error; closing or
+        leaving the stream cancels the rest. ``timeout`` applies to each execution."""
+
+        def run(request: ExecutionRequest) -> Awaitable[ExecutionResult]:
+            return self.run(
+                request,
+                timeout=timeout,
+                cancel_on_timeout=cancel_on_timeout,
+                public_key=public_key,
+                secret_key=secret_key,
+            )
+
+        return ExecutionStream(run, requests, concurrency=concurrency, progress=progress)
 
     async def execute_async(
         self,
@@ -307,6 +376,7 @@ class AsyncClient:
             vcpu=vcpu,
             return_artifact=return_artifact,
         )
+        await self._check_language(request.language)
         credentials = await self._resolve(public_key, secret_key)
         result = await self._submit(credentials, request, wait=False, deadline=None)
         if result.job_id is None:
@@ -349,16 +419,23 @@ class AsyncClient:
             return await self._waiter.wait(credentials, job_id, deadline=deadline, last=last)
         except JobTimeoutError:
             if cancel:
-                await self._cancel_quietly(credentials, job_id)
+                await self._cancel_after_timeout(credentials, job_id)
             raise
         except asyncio.CancelledError:
             if cancel:
-                task = asyncio.get_running_loop().create_task(
-                    self._cancel_quietly(credentials, job_id)
-                )
-                self._background.add(task)
-                task.add_done_callback(self._background.discard)
+                self._cancel_in_background(credentials, job_id)
             raise
+
+    def _cancel_in_background(self, credentials: Credentials, job_id: str) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(self._cancel_quietly(credentials, job_id))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    async def _cancel_after_timeout(self, credentials: Credentials, job_id: str) -> None:
+        """Cancel the job, waiting at most :data:`ABANDON_CANCEL_GRACE` for the reply."""
+        task = self._cancel_in_background(credentials, job_id)
+        await asyncio.wait({task}, timeout=ABANDON_CANCEL_GRACE)
 
     async def _cancel_quietly(self, credentials: Credentials, job_id: str) -> None:
         try:
@@ -374,6 +451,19 @@ class AsyncClient:
         if self._observed:
             self._emit("polled", job_id, status=result.status.value)
         return result
+
+    async def _check_language(self, language: str) -> None:
+        """Reject a language missing from the known list (the last ``get_languages()``
+        answer, else a fresh languages cache, read once); with no list, accept it."""
+        if self._known_languages is None and self._languages_cache is not None:
+            if self._languages_lock is None:
+                self._languages_lock = asyncio.Lock()
+            async with self._languages_lock:
+                if self._known_languages is None and self._languages_cache is not None:
+                    cached = await self._languages_cache.load()
+                    self._known_languages = frozenset(cached or ())
+        if self._known_languages is not None:
+            check_known_language(language, self._known_languages)
 
     def _deadline(self, timeout: float | None) -> float | None:
         seconds = self.config.wait_timeout if timeout is UNSET else timeout
@@ -418,7 +508,7 @@ class AsyncClient:
             return await self._waiter.wait(credentials, job_id, deadline=deadline)
         except JobTimeoutError:
             if cancel_on_timeout:
-                await self._cancel_quietly(credentials, job_id)
+                await self._cancel_after_timeout(credentials, job_id)
             raise
 
     async def cancel_job(
@@ -452,9 +542,11 @@ class AsyncClient:
         if cache is not None and not refresh:
             cached = await cache.load()
             if cached is not None:
+                self._known_languages = frozenset(cached)
                 return cached
         credentials = await self._resolve(public_key, secret_key)
         languages = await self._executor.get_languages(credentials)
+        self._known_languages = frozenset(languages)
         if cache is not None:
             await cache.store(languages)
         return languages
@@ -523,23 +615,6 @@ def _sudo_callback(otp: str | Callable[[str], Awaitable[str]] | None) -> SudoCal
         return code
 
     return answer
-
-
-class _Slot:
-    """``async with`` over an optional semaphore."""
-
-    __slots__ = ("_semaphore",)
-
-    def __init__(self, semaphore: asyncio.Semaphore | None) -> None:
-        self._semaphore = semaphore
-
-    async def __aenter__(self) -> None:
-        if self._semaphore is not None:
-            await self._semaphore.acquire()
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._semaphore is not None:
-            self._semaphore.release()
 
 
 def _evolve(config: ClientConfig, **changes: Any) -> ClientConfig:

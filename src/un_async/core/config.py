@@ -22,6 +22,12 @@ POLL_SCHEDULE: tuple[float, ...] = (0.3, 0.45, 0.7, 0.9, 0.65, 1.6, 2.0)
 
 ENV_API_URL = "UNSANDBOX_API_URL"
 ENV_BACKEND = "UN_ASYNC_BACKEND"
+ENV_OPTIONS = {
+    "UN_ASYNC_CASSETTE": "cassette",
+    "UN_ASYNC_RECORD_MODE": "record_mode",
+    "UN_ASYNC_REPLAY_LATENCY": "replay_latency",
+}
+"""Environment variables copied into ``ClientConfig.options`` (read by the replay backend)."""
 
 
 def is_loopback_host(host: str) -> bool:
@@ -50,7 +56,9 @@ class ClientConfig:
 
     Timeouts are seconds. ``wait_timeout`` is the default deadline of every wait
     (``None``: wait without a deadline). ``languages_cache_path=False`` disables the
-    languages cache; ``None`` means ``~/.unsandbox/languages.json``.
+    languages cache; ``None`` means ``~/.unsandbox/languages.json``. ``shared_polling``
+    serves concurrent waits with one ``GET /jobs`` per tick instead of one poll per job
+    (:mod:`~un_async.core.shared_polling`).
     """
 
     base_url: str = attrs.field(default=DEFAULT_BASE_URL, converter=_normalise_base_url)
@@ -60,6 +68,7 @@ class ClientConfig:
     wait_timeout: float | None = 1200.0
     poll_schedule: tuple[float, ...] = POLL_SCHEDULE
     poll_jitter: float = 0.1
+    shared_polling: bool = True
     cancel_on_abandon: bool = True
     retry: RetryPolicy = attrs.field(factory=RetryPolicy)
     max_concurrency: int | None = None
@@ -88,7 +97,8 @@ class ClientConfig:
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> ClientConfig:
         """Build a config from ``UNSANDBOX_API_URL`` and ``UN_ASYNC_BACKEND``, then overrides.
 
-        Explicit overrides win over the environment; ``None`` overrides are ignored.
+        Explicit overrides win over the environment; ``None`` overrides are ignored. The
+        variables in :data:`ENV_OPTIONS` become ``options`` entries.
         """
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
@@ -97,6 +107,9 @@ class ClientConfig:
         if env.get(ENV_BACKEND):
             values["backend"] = env[ENV_BACKEND]
         values.update({key: value for key, value in overrides.items() if value is not None})
+        env_options = {key: env[name] for name, key in ENV_OPTIONS.items() if env.get(name)}
+        if env_options:
+            values["options"] = {**env_options, **values.get("options", {})}
         return cls(**values)
 
     @property

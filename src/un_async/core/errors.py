@@ -18,6 +18,7 @@ talking to the service (HTTP errors and transport failures) also derive from
     │       ├── AuthenticationError   401 (``clock_skew`` when the message mentions the timestamp)
     │       ├── PermissionDeniedError 403
     │       ├── NotFoundError         404
+    │       ├── RequestTimeoutError   408 (transient: the server gave up waiting for the request)
     │       ├── ConflictError         409
     │       ├── SudoRequiredError     428 (carries ``challenge_id``)
     │       ├── RateLimitError        429 (``error``, ``active_executions``, ``concurrency_limit``,
@@ -46,6 +47,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RequestTimeoutError",
     "ServerError",
     "ServiceError",
     "SudoRequiredError",
@@ -192,6 +194,10 @@ class NotFoundError(APIError):
     """404: the job, snapshot or session does not exist."""
 
 
+class RequestTimeoutError(APIError):
+    """408: the server (or a proxy) gave up waiting for the request; worth retrying."""
+
+
 class ConflictError(APIError):
     """409: the resource is in a conflicting state (name taken, service not running)."""
 
@@ -251,6 +257,7 @@ _BY_STATUS: dict[int, type[APIError]] = {
     401: AuthenticationError,
     403: PermissionDeniedError,
     404: NotFoundError,
+    408: RequestTimeoutError,
     409: ConflictError,
     428: SudoRequiredError,
     429: RateLimitError,

@@ -10,9 +10,10 @@ server used an alias or left them out; attributes are typed and normalised.
 
 from __future__ import annotations
 
+import difflib
 import enum
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar
 
@@ -30,6 +31,7 @@ __all__ = [
     "JobStatus",
     "Record",
     "Snapshot",
+    "check_known_language",
 ]
 
 NETWORK_MODES = ("zerotrust", "semitrusted")
@@ -109,28 +111,39 @@ class Record(Mapping[str, Any]):
 
 
 class _WireView(Mapping[str, Any]):
-    """Mapping behaviour for attrs models: reads go to a precomputed ``_view`` dict."""
+    """Mapping behaviour for attrs models: reads go to a ``_view`` dict (the documented
+    keys, then ``raw`` over them), built on first mapping access — most results are only
+    ever read through attributes, so building it eagerly would cost every poll."""
 
     __slots__ = ()
-    _view: Mapping[str, Any]
+    _view: Mapping[str, Any] | None
+    raw: Mapping[str, Any]
+
+    def _documented(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @property
+    def _mapping(self) -> Mapping[str, Any]:
+        view = self._view
+        if view is None:
+            data = self._documented()
+            data.update(self.raw)
+            view = MappingProxyType(data)
+            object.__setattr__(self, "_view", view)
+        return view
 
     def __getitem__(self, key: str) -> Any:
-        return self._view[key]
+        return self._mapping[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._view)
+        return iter(self._mapping)
 
     def __len__(self) -> int:
-        return len(self._view)
+        return len(self._mapping)
 
     def to_dict(self) -> dict[str, Any]:
         """A plain, mutable copy of the mapping view."""
-        return dict(self._view)
-
-    def _set_view(self, documented: Mapping[str, Any], raw: Mapping[str, Any]) -> None:
-        view = dict(documented)
-        view.update(raw)
-        object.__setattr__(self, "_view", MappingProxyType(view))
+        return dict(self._mapping)
 
 
 def _count_repr(unit: str) -> Any:
@@ -138,9 +151,24 @@ def _count_repr(unit: str) -> Any:
     return lambda value: f"<{len(value)} {unit}>"
 
 
+def _require_utf8(what: str, text: str) -> None:
+    """Text the wire cannot carry (lone surrogates) fails here, not at send time."""
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValidationError(
+            f"{what} is not encodable as UTF-8: {text[exc.start]!r} at index {exc.start}"
+        ) from None
+
+
 def _check_filename(name: str) -> str:
+    if not isinstance(name, str):
+        raise ValidationError(f"input file name must be a string, not {type(name).__name__}")
     if not name or "\x00" in name or name in {".", ".."} or len(name) > 4096:
         raise ValidationError(f"invalid input file name {name!r}")
+    _require_utf8("input file name", name)
     return name
 
 
@@ -159,6 +187,9 @@ class InputFile:
     @classmethod
     def from_text(cls, filename: str, text: str) -> InputFile:
         """Build an input file from text, encoded as UTF-8."""
+        if not isinstance(text, str):
+            raise ValidationError(f"input file {filename!r}: content must be bytes or str")
+        _require_utf8(f"input file {filename!r}", text)
         return cls(filename=filename, content=text.encode("utf-8"))
 
 
@@ -171,10 +202,23 @@ class Artifact:
 
 
 def _validate_language(_: Any, __: Any, value: Any) -> None:
-    if not isinstance(value, str) or not _LANGUAGE.match(value):
+    if not isinstance(value, str) or not _LANGUAGE.fullmatch(value):
         raise ValidationError(
             f"invalid language {value!r}: expected a lower-case identifier such as 'python'"
         )
+
+
+def check_known_language(language: str, known: Collection[str]) -> None:
+    """Raise :class:`ValidationError` naming close matches when ``known`` (the service's
+    language list) is non-empty and lacks ``language``; an empty list checks nothing."""
+    if not known or language in known:
+        return
+    close = difflib.get_close_matches(language, list(known), n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+    raise ValidationError(
+        f"unknown language {language!r}{hint} (the service offers {len(known)} languages; "
+        "see get_languages())"
+    )
 
 
 def _validate_code(_: Any, __: Any, value: Any) -> None:
@@ -182,6 +226,7 @@ def _validate_code(_: Any, __: Any, value: Any) -> None:
         raise ValidationError(f"code must be a string, not {type(value).__name__}")
     if not value.strip():
         raise ValidationError("code is empty")
+    _require_utf8("code", value)
 
 
 def _validate_range(name: str, bounds: tuple[int, int]) -> Any:
@@ -209,10 +254,11 @@ def _freeze_env(value: Mapping[str, str] | None) -> Mapping[str, str]:
     if len(value) > MAX_ENV_VARS:
         raise ValidationError(f"env has {len(value)} variables; at most {MAX_ENV_VARS} are allowed")
     for key, item in value.items():
-        if not isinstance(key, str) or not _ENV_NAME.match(key):
+        if not isinstance(key, str) or not _ENV_NAME.fullmatch(key):
             raise ValidationError(f"invalid environment variable name {key!r}")
         if not isinstance(item, str) or "\x00" in item:
             raise ValidationError(f"environment variable {key!r} must be a string without NUL")
+        _require_utf8(f"environment variable {key!r}", item)
     return MappingProxyType(dict(value))
 
 
@@ -222,16 +268,28 @@ def _freeze_files(value: Any) -> tuple[InputFile, ...]:
     if isinstance(value, Mapping):
         items = [_coerce_file(name, content) for name, content in value.items()]
     else:
-        items = [item if isinstance(item, InputFile) else _coerce_file(*item) for item in value]
+        items = [_file_item(item) for item in value]
     names = [item.filename for item in items]
     if len(set(names)) != len(names):
         raise ValidationError("input_files contains the same filename twice")
     return tuple(items)
 
 
+def _file_item(item: Any) -> InputFile:
+    if isinstance(item, InputFile):
+        return item
+    if isinstance(item, tuple | list) and len(item) == 2:
+        return _coerce_file(*item)
+    raise ValidationError("input_files items must be InputFile objects or (name, content) pairs")
+
+
 def _coerce_file(name: str, content: bytes | str) -> InputFile:
     if isinstance(content, str):
         return InputFile.from_text(name, content)
+    if not isinstance(content, bytes | bytearray | memoryview):
+        raise ValidationError(
+            f"input file {name!r}: content must be bytes or str, not {type(content).__name__}"
+        )
     return InputFile(filename=name, content=bytes(content))
 
 
@@ -300,14 +358,14 @@ class ExecutionResult(_WireView):
     error: str | None = None
     artifacts: tuple[Artifact, ...] = ()
     raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
-    _view: Mapping[str, Any] = attrs.field(init=False, repr=False)
+    _view: Mapping[str, Any] | None = attrs.field(default=None, init=False, repr=False)
 
-    def __attrs_post_init__(self) -> None:
+    def _documented(self) -> dict[str, Any]:
         documented = {name: getattr(self, name) for name in self.DOCUMENTED}
         documented["status"] = self.raw_status or self.status.value
         if self.job_id is not None:
             documented["id"] = self.job_id
-        self._set_view(documented, self.raw)
+        return documented
 
     @property
     def is_final(self) -> bool:
@@ -335,16 +393,15 @@ class JobInfo(_WireView):
     completed_at: Any = None
     error: str | None = None
     raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
-    _view: Mapping[str, Any] = attrs.field(init=False, repr=False)
+    _view: Mapping[str, Any] | None = attrs.field(default=None, init=False, repr=False)
 
-    def __attrs_post_init__(self) -> None:
-        documented = {
+    def _documented(self) -> dict[str, Any]:
+        return {
             "id": self.job_id,
             "job_id": self.job_id,
             "status": self.raw_status or self.status.value,
             "language": self.language,
         }
-        self._set_view(documented, self.raw)
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -360,7 +417,7 @@ class Snapshot(_WireView):
     locked: bool | None = None
     created_at: Any = None
     raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
-    _view: Mapping[str, Any] = attrs.field(init=False, repr=False)
+    _view: Mapping[str, Any] | None = attrs.field(default=None, init=False, repr=False)
 
-    def __attrs_post_init__(self) -> None:
-        self._set_view({"id": self.id, "snapshot_id": self.id, "name": self.name}, self.raw)
+    def _documented(self) -> dict[str, Any]:
+        return {"id": self.id, "snapshot_id": self.id, "name": self.name}

@@ -15,7 +15,8 @@ from email.utils import parsedate_to_datetime
 
 import attrs
 
-from un_async.core.errors import APIError, TransportError
+from un_async.core.errors import APIError, RateLimitError, TransportError
+from un_async.core.governor import owns_concurrency_retries
 
 __all__ = ["RetryPolicy", "parse_retry_after"]
 
@@ -66,9 +67,19 @@ class RetryPolicy:
         return cls(max_attempts=1)
 
     def is_retryable(self, error: Exception, *, idempotent: bool) -> bool:
-        """Whether ``error`` may be retried for a request of the given idempotency."""
+        """Whether ``error`` may be retried for a request of the given idempotency.
+
+        A concurrency-limit 429 inside a governed submission is left to the
+        :mod:`~un_async.core.governor`, which re-sends it under a lowered limit.
+        """
         if isinstance(error, TransportError):
             return idempotent or not error.request_sent
+        if (
+            isinstance(error, RateLimitError)
+            and error.is_concurrency_limit
+            and owns_concurrency_retries()
+        ):
+            return False
         if isinstance(error, APIError) and error.status in self.retry_statuses:
             return idempotent or error.status in _REFUSED_UNPROCESSED
         return False

@@ -6,7 +6,7 @@ The per-job waiter polls ``GET /jobs/{id}`` on the seed's schedule (300, 450, 70
 
 * a 404 for a job it has not yet seen (the registration race), for ``not_found_grace``
   seconds;
-* up to ``max_transient_errors`` consecutive 5xx, 429 or transport failures.
+* up to ``max_transient_errors`` consecutive 5xx, 408, 429 or transport failures.
 
 A 404 that follows a transient failure means the server restarted and lost the job
 (spec §4.2): that raises :class:`~un_async.core.errors.JobLostError`. A passed deadline
@@ -29,6 +29,7 @@ from un_async.core.errors import (
     JobTimeoutError,
     NotFoundError,
     RateLimitError,
+    RequestTimeoutError,
     ServerError,
     TransportError,
 )
@@ -36,7 +37,7 @@ from un_async.core.models import ExecutionResult
 
 __all__ = ["JobWaiter", "PerJobWaiter", "WaitPolicy", "poll_until_final"]
 
-TRANSIENT = (ServerError, RateLimitError, TransportError)
+TRANSIENT = (ServerError, RateLimitError, RequestTimeoutError, TransportError)
 
 
 @attrs.frozen(kw_only=True)

@@ -5,7 +5,15 @@ in-memory job lifecycle and injectable faults; ``python -m un_async.testing`` ru
 separate process.
 """
 
-from .faults import SPEC_DURATIONS, DurationModel, Fault, FaultKind, LatencyModel, LatencySource
+from .faults import (
+    SPEC_DURATIONS,
+    DurationModel,
+    Fault,
+    FaultKind,
+    LatencyModel,
+    LatencySource,
+    error_mix,
+)
 from .programs import ScriptedOutput, emulate
 from .server import (
     SPEC_LANGUAGES,
@@ -39,4 +47,5 @@ __all__ = [
     "RecordedRequest",
     "ScriptedOutput",
     "emulate",
+    "error_mix",
 ]

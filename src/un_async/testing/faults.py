@@ -38,6 +38,7 @@ __all__ = [
     "LatencyModel",
     "LatencySource",
     "MatchOptions",
+    "error_mix",
     "parse_latency",
     "select_faults",
 ]
@@ -57,6 +58,7 @@ class FaultKind(enum.Enum):
     DELAY = "delay"
     RESTART = "restart"
     NOT_FOUND_RACE = "not_found_race"
+    STREAMED = "streamed"
 
 
 class MatchOptions(TypedDict, total=False):
@@ -115,6 +117,8 @@ class Fault:
 
     ``times`` defaults to 1 when no ``rate`` is given and to ``None`` (forever) when it is.
     ``seen`` counts matching requests, ``fired`` how often the fault took effect.
+    ``count`` is the number of 404s for ``not_found_race`` and the chunk size for
+    ``streamed``.
     """
 
     kind: FaultKind
@@ -279,6 +283,33 @@ class Fault:
         )
 
     @classmethod
+    def streamed(
+        cls,
+        body: Mapping[str, Any] | str | bytes,
+        status: int = 200,
+        *,
+        chunk_size: int = 16384,
+        **match: Unpack[MatchOptions],
+    ) -> Fault:
+        """Answer ``status`` with ``body`` sent in chunks (``Transfer-Encoding: chunked``,
+        no ``Content-Length``); e.g. an oversized reply whose size is not announced."""
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be >= 1")
+        if isinstance(body, Mapping):
+            payload, content_type = _json_bytes(dict(body)), "application/json"
+        else:
+            payload = body.encode() if isinstance(body, str) else bytes(body)
+            content_type = "application/octet-stream"
+        return cls._make(
+            FaultKind.STREAMED,
+            match,
+            status_code=status,
+            body=payload,
+            content_type=content_type,
+            count=chunk_size,
+        )
+
+    @classmethod
     def empty_204(cls, **match: Unpack[MatchOptions]) -> Fault:
         """Answer 204 No Content with no body."""
         return cls._make(FaultKind.EMPTY_204, match, status_code=204)
@@ -318,6 +349,28 @@ class Fault:
             raise ValueError("count must be >= 1")
         options: MatchOptions = {"method": "POST", "path": "/execute", **match}
         return cls._make(FaultKind.NOT_FOUND_RACE, options, count=count)
+
+
+def error_mix(rates: Mapping[int, float], **match: Unpack[MatchOptions]) -> list[Fault]:
+    """Rate-based status faults, one per ``{status: probability}`` entry, that together
+    answer each matching request with exactly that status at that rate (spec §9.4/§9.6).
+
+    Inject them all, in order: each later fault's rate is conditioned on the earlier ones
+    not firing, so ``{500: 0.05, 503: 0.05}`` yields 5 % of each, 90 % untouched. A 429
+    entry is a ``rate_limit_exceeded`` reply. The probabilities must sum to at most 1.
+    """
+    if any(rate < 0 for rate in rates.values()) or sum(rates.values()) > 1.0 + 1e-9:
+        raise ValueError("error rates must be >= 0 and sum to at most 1")
+    faults: list[Fault] = []
+    taken = 0.0
+    for status, rate in rates.items():
+        conditional = min(1.0, rate / (1.0 - taken)) if taken < 1.0 else 0.0
+        options: MatchOptions = {**match, "rate": conditional, "times": None}
+        faults.append(
+            Fault.rate_limited(**options) if status == 429 else Fault.status(status, **options)
+        )
+        taken += rate
+    return faults
 
 
 def _json_bytes(data: Mapping[str, Any]) -> bytes:

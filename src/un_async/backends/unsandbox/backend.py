@@ -8,7 +8,7 @@ disagree (spec §3) is stated per method.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from un_async.backends.unsandbox.requester import Reply, SignedRequester
@@ -142,7 +142,8 @@ class UnsandboxBackend:
         self, credentials: Credentials, job_id: str, *, retry: bool
     ) -> ExecutionResult:
         path = f"/jobs/{path_segment('job_id', job_id)}"
-        reply = await self._call(credentials, "GET", path, idempotent=True, retry=retry)
+        # The polling hot path: straight to the requester (no body to serialise).
+        reply = await self.requester.call(credentials, "GET", path, idempotent=True, retry=retry)
         return self.codec.result(self._object(reply, "the job"), job_id=job_id)
 
     async def cancel_job(self, credentials: Credentials, job_id: str) -> Record:
@@ -156,6 +157,17 @@ class UnsandboxBackend:
         """``GET /jobs``."""
         reply = await self._call(credentials, "GET", "/jobs", idempotent=True)
         return [self.codec.job_info(item) for item in self.codec.listing(reply.data, "jobs")]
+
+    async def list_job_states(self, credentials: Credentials) -> dict[str, Mapping[str, Any]]:
+        """``GET /jobs`` once, without retries, as ``{job_id: entry}`` with no models built
+        (the shared poller's tick; it handles failures itself)."""
+        reply = await self._call(credentials, "GET", "/jobs", idempotent=True, retry=False)
+        states: dict[str, Mapping[str, Any]] = {}
+        for item in self.codec.listing(reply.data, "jobs"):
+            job_id = item.get("job_id") or item.get("id")
+            if isinstance(job_id, str):
+                states[job_id] = item
+        return states
 
     async def get_languages(self, credentials: Credentials) -> list[str]:
         """``GET /languages``: a list of strings (a bare array is tolerated)."""

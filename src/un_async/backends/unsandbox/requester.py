@@ -124,6 +124,7 @@ class SignedRequester:
         extra: dict[str, str] = {}
         skew_corrected = sudo_answered = False
         while True:
+            signed_offset = self.clock_offset
             headers = dict(
                 self.signer.sign(
                     credentials, timestamp=self.timestamp(), method=method, path=path, body=body
@@ -147,7 +148,11 @@ class SignedRequester:
                     headers=response.headers,
                 )
             except AuthenticationError as exc:
-                if skew_corrected or not exc.clock_skew or not self._correct_clock(exc):
+                if (
+                    skew_corrected
+                    or not exc.clock_skew
+                    or not self._correct_clock(exc, signed_offset)
+                ):
                     raise
                 skew_corrected = True
             except SudoRequiredError as exc:
@@ -177,15 +182,18 @@ class SignedRequester:
             return None
         return delay
 
-    def _correct_clock(self, exc: AuthenticationError) -> bool:
+    def _correct_clock(self, exc: AuthenticationError, signed_offset: float) -> bool:
+        """Adopt the server's clock when the rejected request was signed with another
+        offset; a concurrent call may have adopted it already (then no new warning)."""
         offset = _server_clock_offset(exc.headers)
-        if offset is None or abs(offset - self.clock_offset) < 1.0:
+        if offset is None or abs(offset - signed_offset) < 1.0:
             return False
-        log.warning(
-            "local clock is %+.0f s away from the server's; correcting request timestamps",
-            -offset,
-        )
-        self.clock_offset = offset
+        if abs(offset - self.clock_offset) >= 1.0:
+            log.warning(
+                "local clock is %+.0f s away from the server's; correcting request timestamps",
+                -offset,
+            )
+            self.clock_offset = offset
         return True
 
     def _emit_retry(

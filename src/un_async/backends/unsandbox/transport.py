@@ -35,14 +35,15 @@ class HttpRequest:
     """One HTTP request. ``path`` is already percent-encoded and is what gets signed.
 
     ``query`` is appended to the URL (and not signed, spec §2.2). ``timeout`` overrides
-    the transport's read timeout for this request.
+    the transport's read timeout for this request. The ``repr`` shows the body's size and
+    the header names only (no signature, no code or env values).
     """
 
     method: str
     path: str
-    body: bytes = b""
+    body: bytes = attrs.field(default=b"", repr=lambda body: f"<{len(body)} bytes>")
     query: tuple[tuple[str, str], ...] = ()
-    headers: Mapping[str, str] = attrs.field(factory=dict)
+    headers: Mapping[str, str] = attrs.field(factory=dict, repr=lambda h: f"<{', '.join(h)}>")
     timeout: float | None = None
 
 
@@ -139,7 +140,11 @@ class AiohttpTransport:
                 timeout=self._timeout(request.timeout),
                 allow_redirects=False,
             ) as response:
-                body = await self._read_body(response)
+                declared = response.content_length
+                if declared is not None and declared <= self._max_bytes:
+                    body = await response.read()  # the usual case, without another coroutine
+                else:
+                    body = await self._read_body(response)
                 return HttpResponse(status=response.status, headers=response.headers, body=body)
         except aiohttp.ClientConnectorError as exc:
             raise TransportError(

@@ -122,6 +122,16 @@ def _b64decode(value: Any, what: str) -> bytes:
         raise TransportError(f"malformed reply: {what} is not valid base64") from exc
 
 
+def _artifact(value: Mapping[str, Any]) -> Artifact:
+    return Artifact(
+        filename=_text(value.get("filename")),
+        content=_b64decode(value.get("content_base64", value.get("content")), "artifact content"),
+    )
+
+
+_STATUSES: dict[str, JobStatus] = {status.value: status for status in JobStatus}
+
+
 class WireCodec:
     """Converts requests to wire dicts and replies to models."""
 
@@ -129,15 +139,7 @@ class WireCodec:
         self.strict = strict
         self._converter = cattrs.Converter(forbid_extra_keys=strict)
         self._converter.register_structure_hook(JobStatus, lambda value, _: JobStatus.parse(value))
-        self._converter.register_structure_hook(
-            Artifact,
-            lambda value, _: Artifact(
-                filename=_text(value.get("filename")),
-                content=_b64decode(
-                    value.get("content_base64", value.get("content")), "artifact content"
-                ),
-            ),
-        )
+        self._converter.register_structure_hook(Artifact, lambda value, _: _artifact(value))
         # Results are Mappings, so cattrs must be told to build them as attrs classes.
         self._converter.register_structure_hook(
             ExecutionResult, make_dict_structure_fn(ExecutionResult, self._converter)
@@ -181,30 +183,39 @@ class WireCodec:
 
         A reply without ``status`` but with output is final (as the C poller treats it).
         """
-        self._check_known(body, KNOWN_RESULT_KEYS, "result")
-        raw_status = body.get("status")
-        status = JobStatus.parse(raw_status)
-        if raw_status is None and ("exit_code" in body or "stdout" in body):
-            status = JobStatus.COMPLETED
-        artifacts = body.get("artifacts")
-        canonical = {
-            "job_id": _optional_text(body.get("job_id"))
-            or _optional_text(body.get("id"))
-            or job_id,
-            "status": status,
-            "raw_status": raw_status if isinstance(raw_status, str) else None,
-            "stdout": _text(body.get("stdout")),
-            "stderr": _text(body.get("stderr")),
-            "exit_code": _optional_int(body.get("exit_code")),
-            "language": _optional_text(body.get("language")),
-            "duration_ms": _duration_ms(body),
-            "error": _optional_text(body.get("error")),
-            "artifacts": [a for a in artifacts if isinstance(a, Mapping)]
+        if self.strict:
+            self._check_known(body, KNOWN_RESULT_KEYS, "result")
+        # The hot path of every poll: built directly (the fields are already normalised,
+        # which is all the converter would do) rather than through cattrs.
+        get = body.get
+        raw_status = get("status")
+        status = _STATUSES.get(raw_status) if isinstance(raw_status, str) else None
+        if status is None:
+            status = JobStatus.parse(raw_status)
+            if raw_status is None and ("exit_code" in body or "stdout" in body):
+                status = JobStatus.COMPLETED
+        # ``type(x) is ...`` fast paths skip a helper call when the value is already
+        # canonical; anything else goes through the helper, so results are unchanged.
+        found, stdout, stderr = get("job_id"), get("stdout"), get("stderr")
+        exit_code, language, duration = get("exit_code"), get("language"), get("execution_time_ms")
+        error, artifacts = get("error"), get("artifacts")
+        return ExecutionResult(
+            job_id=found
+            if type(found) is str and found
+            else _optional_text(found) or _optional_text(get("id")) or job_id,
+            status=status,
+            raw_status=raw_status if isinstance(raw_status, str) else None,
+            stdout=stdout if type(stdout) is str else _text(stdout),
+            stderr=stderr if type(stderr) is str else _text(stderr),
+            exit_code=exit_code if type(exit_code) is int else _optional_int(exit_code),
+            language=language if type(language) is str and language else _optional_text(language),
+            duration_ms=duration if type(duration) is int else _duration_ms(body),
+            error=None if error is None else _optional_text(error),
+            artifacts=tuple(_artifact(a) for a in artifacts if isinstance(a, Mapping))
             if isinstance(artifacts, list)
-            else [],
-            "raw": body,
-        }
-        return self._converter.structure(canonical, ExecutionResult)
+            else (),
+            raw=dict(body),
+        )
 
     def job_info(self, body: Mapping[str, Any]) -> JobInfo:
         """A :class:`JobInfo` from one ``GET /jobs`` entry."""

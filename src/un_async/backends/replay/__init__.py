@@ -1,0 +1,62 @@
+"""Record and replay: cassettes for offline tests, examples and benchmarks.
+
+Two levels, both by dependency injection:
+
+* execution level — :class:`RecordingExecutor` wraps any backend and records each
+  operation's result or error with its timing; :class:`ReplayExecutor` serves them with no
+  network. Selected by name as backend ``replay`` (``UN_ASYNC_BACKEND=replay``,
+  ``UN_ASYNC_CASSETTE``, ``UN_ASYNC_RECORD_MODE``, ``UN_ASYNC_REPLAY_LATENCY``).
+* HTTP level — :class:`CassetteTransport` under the unsandbox backend records normalised
+  exchanges and, on replay, re-verifies every request's HMAC signature.
+
+The file format is described in ``docs/cassettes.md``.
+"""
+
+from un_async.backends.replay.cassette import (
+    FORMAT,
+    VERSION,
+    Cassette,
+    Interaction,
+    load_cassette,
+    save_cassette,
+)
+from un_async.backends.replay.errors import (
+    CassetteError,
+    CassetteFormatError,
+    CassetteMissError,
+    CassetteNotFoundError,
+    SecretLeakError,
+    SignatureMismatchError,
+)
+from un_async.backends.replay.executor import RecordingExecutor, ReplayExecutor
+from un_async.backends.replay.factory import replay_backend, reset_shared_sessions
+from un_async.backends.replay.http import CassetteTransport, verify_signature
+from un_async.backends.replay.modes import Latency, RecordMode
+from un_async.backends.replay.redaction import Redactor, SecretSet
+from un_async.backends.replay.session import CassetteSession
+
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "Cassette",
+    "CassetteError",
+    "CassetteFormatError",
+    "CassetteMissError",
+    "CassetteNotFoundError",
+    "CassetteSession",
+    "CassetteTransport",
+    "Interaction",
+    "Latency",
+    "RecordMode",
+    "RecordingExecutor",
+    "Redactor",
+    "ReplayExecutor",
+    "SecretLeakError",
+    "SecretSet",
+    "SignatureMismatchError",
+    "load_cassette",
+    "replay_backend",
+    "reset_shared_sessions",
+    "save_cassette",
+    "verify_signature",
+]

@@ -1,0 +1,462 @@
+"""Execution-level record and replay: executors that wrap or replace a backend.
+
+:class:`RecordingExecutor` forwards every operation to an inner executor and records the
+normalised request with its value or SDK error and how long it took. Polls of a job that
+a waiting ``submit`` created are attached to that submit, with the time from submit to
+the final state and the number of polls.
+
+:class:`ReplayExecutor` answers from a cassette without any network. A waiting ``submit``
+whose recording reached a final state returns that final state directly (after
+``until_final`` seconds under ``recorded`` latency), so a replayed ``execute_code`` gives
+the recorded result without polling; if the recording never reached a final state the
+submit reply is returned and the job's recorded polls are served, in order, to
+``poll_job`` (the last non-final state repeats). Other identical requests are served in
+recorded order.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from asyncio import sleep
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar, cast
+
+from un_async.backends.replay.cassette import Cassette, Interaction
+from un_async.backends.replay.codec import decode_error, encode_error, value_codec
+from un_async.backends.replay.errors import CassetteFormatError
+from un_async.backends.replay.matching import operation_request, submit_request
+from un_async.backends.replay.modes import Latency, RecordMode
+from un_async.backends.replay.redaction import SecretSet
+from un_async.backends.replay.session import CassetteSession
+from un_async.core.credentials import Credentials
+from un_async.core.errors import ConfigurationError
+from un_async.core.executor import Executor, SudoCallback
+from un_async.core.models import (
+    ExecutionRequest,
+    ExecutionResult,
+    JobInfo,
+    JobStatus,
+    Record,
+    Snapshot,
+)
+
+__all__ = ["RecordingExecutor", "ReplayExecutor"]
+
+T = TypeVar("T")
+CassetteSource = Cassette | CassetteSession | str | os.PathLike[str]
+
+
+def _elapsed(started: float) -> float:
+    return round(time.perf_counter() - started, 6)
+
+
+class RecordingExecutor:
+    """Wraps ``inner`` (any :class:`~un_async.core.executor.Executor`) and records it.
+
+    ``target`` is a :class:`CassetteSession`, a file path (recorded in mode ``all``) or
+    ``None`` (kept in memory: see :attr:`cassette`). The recording is saved by
+    :meth:`aclose` unless ``save_on_close=False`` (then call :meth:`save` or
+    :meth:`discard`). ``secrets`` are redacted in addition to the credentials seen and
+    the ``UNSANDBOX_*`` environment.
+    """
+
+    name = "recording"
+
+    def __init__(
+        self,
+        inner: Executor,
+        target: CassetteSession | str | os.PathLike[str] | None = None,
+        *,
+        save_on_close: bool = True,
+        secrets: SecretSet | None = None,
+    ) -> None:
+        if isinstance(target, CassetteSession):
+            session = target
+        else:
+            session = CassetteSession(
+                level="execution", mode=RecordMode.ALL, path=target, secrets=secrets
+            )
+        if not session.recording:
+            raise ConfigurationError(f"{session!r} does not record in its current mode")
+        self.inner = inner
+        self.session = session
+        self.save_on_close = save_on_close
+        self._waiting: dict[str, tuple[Interaction, float]] = {}
+        self._closed = False
+
+    @property
+    def requires_credentials(self) -> bool:
+        """Whatever the inner executor needs."""
+        return bool(getattr(self.inner, "requires_credentials", True))
+
+    @property
+    def cassette(self) -> Cassette:
+        """What has been recorded (plus, in ``new_episodes`` mode, the loaded file)."""
+        return self.session.cassette
+
+    def owns(self, job_id: str) -> bool:
+        """True while this recorder attaches ``job_id``'s polls to a waiting submit."""
+        return job_id in self._waiting
+
+    def __repr__(self) -> str:
+        return f"RecordingExecutor({self.inner!r}, {self.session.source!r})"
+
+    async def _record(
+        self, credentials: Credentials, request: dict[str, Any], call: Awaitable[T]
+    ) -> tuple[T, Interaction]:
+        self.session.secrets.add_credentials(credentials)
+        encode, _ = value_codec(request["operation"])
+        started = time.perf_counter()
+        try:
+            value = await call
+        except Exception as exc:
+            error = encode_error(exc)
+            if error is not None:
+                self.session.add(
+                    Interaction(
+                        request=request,
+                        response={"error": error},
+                        timing={"elapsed": _elapsed(started)},
+                    )
+                )
+            raise
+        interaction = Interaction(
+            request=request,
+            response={"value": encode(value)},
+            timing={"elapsed": _elapsed(started)},
+        )
+        self.session.add(interaction)
+        return value, interaction
+
+    async def _simple(
+        self, credentials: Credentials, call: Awaitable[T], operation: str, **arguments: Any
+    ) -> T:
+        value, _ = await self._record(credentials, operation_request(operation, **arguments), call)
+        return value
+
+    async def submit(
+        self, credentials: Credentials, request: ExecutionRequest, *, wait: bool
+    ) -> ExecutionResult:
+        started = time.perf_counter()
+        result, interaction = await self._record(
+            credentials,
+            submit_request(request, wait=wait),
+            self.inner.submit(credentials, request, wait=wait),
+        )
+        if wait:
+            interaction.timing["polls"] = 0
+            if result.is_final:
+                interaction.timing["until_final"] = interaction.timing["elapsed"]
+            elif result.job_id is not None:
+                interaction.polls = []
+                self._waiting[result.job_id] = (interaction, started)
+        return result
+
+    async def get_job(self, credentials: Credentials, job_id: str) -> ExecutionResult:
+        return await self._simple(
+            credentials, self.inner.get_job(credentials, job_id), "get_job", job_id=job_id
+        )
+
+    async def poll_job(self, credentials: Credentials, job_id: str) -> ExecutionResult:
+        waiting = self._waiting.get(job_id)
+        if waiting is None:
+            return await self._simple(
+                credentials, self.inner.poll_job(credentials, job_id), "poll_job", job_id=job_id
+            )
+        interaction, submitted = waiting
+        polls = interaction.polls if interaction.polls is not None else []
+        started = time.perf_counter()
+        try:
+            result = await self.inner.poll_job(credentials, job_id)
+        except Exception as exc:
+            error = encode_error(exc)
+            if error is not None:
+                polls.append({"response": {"error": error}, "timing": _timing(started)})
+                interaction.timing["polls"] = len(polls)
+                self.session.changed()
+            raise
+        polls.append({"response": {"value": dict(result)}, "timing": _timing(started)})
+        interaction.timing["polls"] = len(polls)
+        if result.is_final:
+            interaction.timing["until_final"] = _elapsed(submitted)
+            self._waiting.pop(job_id, None)
+        self.session.changed()
+        return result
+
+    async def cancel_job(self, credentials: Credentials, job_id: str) -> Record:
+        self._waiting.pop(job_id, None)
+        return await self._simple(
+            credentials, self.inner.cancel_job(credentials, job_id), "cancel_job", job_id=job_id
+        )
+
+    async def list_jobs(self, credentials: Credentials) -> list[JobInfo]:
+        return await self._simple(credentials, self.inner.list_jobs(credentials), "list_jobs")
+
+    async def list_job_states(self, credentials: Credentials) -> Mapping[str, Mapping[str, Any]]:
+        """The inner executor's job listing for the shared poller; not recorded, because
+        replay answers every listing with no jobs (see :class:`ReplayExecutor`)."""
+        states = getattr(self.inner, "list_job_states", None)
+        if states is not None:
+            return cast(Mapping[str, Mapping[str, Any]], await states(credentials))
+        return {job.job_id: job for job in await self.inner.list_jobs(credentials)}
+
+    async def get_languages(self, credentials: Credentials) -> list[str]:
+        return await self._simple(
+            credentials, self.inner.get_languages(credentials), "get_languages"
+        )
+
+    async def create_snapshot(
+        self, credentials: Credentials, session_id: str, *, name: str | None, hot: bool
+    ) -> str:
+        call = self.inner.create_snapshot(credentials, session_id, name=name, hot=hot)
+        return await self._simple(
+            credentials, call, "create_snapshot", session_id=session_id, name=name, hot=hot
+        )
+
+    async def list_snapshots(self, credentials: Credentials) -> list[Snapshot]:
+        return await self._simple(
+            credentials, self.inner.list_snapshots(credentials), "list_snapshots"
+        )
+
+    async def restore_snapshot(self, credentials: Credentials, snapshot_id: str) -> Record:
+        call = self.inner.restore_snapshot(credentials, snapshot_id)
+        return await self._simple(credentials, call, "restore_snapshot", snapshot_id=snapshot_id)
+
+    async def delete_snapshot(
+        self, credentials: Credentials, snapshot_id: str, *, sudo: SudoCallback | None = None
+    ) -> Record:
+        call = self.inner.delete_snapshot(credentials, snapshot_id, sudo=sudo)
+        return await self._simple(credentials, call, "delete_snapshot", snapshot_id=snapshot_id)
+
+    def save(self) -> bool:
+        """Write the cassette now (see :meth:`CassetteSession.save`)."""
+        return self.session.save()
+
+    def discard(self) -> None:
+        """Forget unsaved recordings; nothing will be written."""
+        self.session.discard()
+
+    async def aclose(self) -> None:
+        """Close the inner executor, then save (unless ``save_on_close=False``)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self.inner.aclose()
+        finally:
+            if self.save_on_close:
+                self.session.save()
+
+
+def _timing(started: float) -> dict[str, float]:
+    return {"elapsed": _elapsed(started)}
+
+
+def _is_final(entry: dict[str, Any]) -> bool:
+    """True when a recorded poll holds a terminal job state (as the wire codec reads it)."""
+    value = entry["response"].get("value")
+    if not isinstance(value, dict):
+        return False
+    status = value.get("status")
+    if status is None:
+        return "exit_code" in value or "stdout" in value
+    return JobStatus.parse(status).is_terminal
+
+
+class ReplayExecutor:
+    """Serves executor operations from a cassette, opening no connection.
+
+    ``source`` is a :class:`Cassette`, a :class:`CassetteSession` or a cassette file.
+    ``latency`` is ``none`` (default), ``recorded`` or ``scaled:F``. A request without an
+    unused recorded match raises :class:`CassetteMissError`, unless ``fallback`` is given:
+    then it is forwarded there (``new_episodes``: a :class:`RecordingExecutor` on the same
+    session). ``repeat=True`` serves a cassette's interactions again once all were used.
+    """
+
+    name = "replay"
+
+    def __init__(
+        self,
+        source: CassetteSource,
+        *,
+        latency: str | float | Latency = "none",
+        fallback: Executor | None = None,
+        repeat: bool = False,
+    ) -> None:
+        if isinstance(source, CassetteSession):
+            session = source
+        elif isinstance(source, Cassette):
+            session = CassetteSession(level="execution", cassette=source, repeat=repeat)
+        else:
+            session = CassetteSession(level="execution", path=source, repeat=repeat)
+        self.session = session
+        self.latency = Latency.parse(latency)
+        self.fallback = fallback
+        self._jobs: dict[str, list[dict[str, Any]]] = {}
+        self._closed = False
+
+    @property
+    def requires_credentials(self) -> bool:
+        """False: replay needs no credentials (unless misses go to a fallback)."""
+        return self.fallback is not None and bool(
+            getattr(self.fallback, "requires_credentials", True)
+        )
+
+    def __repr__(self) -> str:
+        return f"ReplayExecutor({self.session.source!r}, latency={str(self.latency)!r})"
+
+    def _find(self, credentials: Credentials, request: dict[str, Any]) -> Interaction | None:
+        self.session.secrets.add_credentials(credentials)
+        interaction = self.session.take(request)
+        if interaction is None and self.fallback is None:
+            raise self.session.miss(request)
+        return interaction
+
+    async def _sleep(self, seconds: Any) -> None:
+        delay = self.latency.delay(seconds if isinstance(seconds, int | float) else 0.0)
+        if delay:
+            await sleep(delay)
+
+    @staticmethod
+    def _value(response: dict[str, Any], operation: str) -> Any:
+        error = response.get("error")
+        if isinstance(error, dict):
+            raise decode_error(error)
+        if "value" not in response:
+            raise CassetteFormatError(f"recorded {operation} response has no value or error")
+        return value_codec(operation)[1](response["value"])
+
+    async def _serve(
+        self, interaction: Interaction, operation: str, response: dict[str, Any], seconds: Any
+    ) -> Any:
+        await self._sleep(seconds)
+        if "error" in response:
+            self._value(response, operation)  # raises a fresh exception every time
+        if interaction.decoded is None:
+            interaction.decoded = self._value(response, operation)
+        decoded = interaction.decoded
+        return list(decoded) if isinstance(decoded, list) else decoded
+
+    async def _operation(
+        self,
+        credentials: Credentials,
+        forward: Callable[[Executor], Awaitable[T]],
+        operation: str,
+        **arguments: Any,
+    ) -> T:
+        interaction = self._find(credentials, operation_request(operation, **arguments))
+        if interaction is None:
+            assert self.fallback is not None
+            return await forward(self.fallback)
+        value = await self._serve(
+            interaction, operation, interaction.response, interaction.timing.get("elapsed")
+        )
+        return cast(T, value)
+
+    async def submit(
+        self, credentials: Credentials, request: ExecutionRequest, *, wait: bool
+    ) -> ExecutionResult:
+        interaction = self._find(credentials, submit_request(request, wait=wait))
+        if interaction is None:
+            assert self.fallback is not None
+            return await self.fallback.submit(credentials, request, wait=wait)
+        polls = interaction.polls
+        if wait and polls and _is_final(polls[-1]):
+            final = polls[-1]["response"]
+            until = interaction.timing.get("until_final", interaction.timing.get("elapsed"))
+            return cast(ExecutionResult, await self._serve(interaction, "submit", final, until))
+        result = cast(
+            ExecutionResult,
+            await self._serve(
+                interaction, "submit", interaction.response, interaction.timing.get("elapsed")
+            ),
+        )
+        if wait and polls and result.job_id is not None:
+            self._jobs[result.job_id] = list(polls)
+        return result
+
+    async def get_job(self, credentials: Credentials, job_id: str) -> ExecutionResult:
+        return await self._operation(
+            credentials, lambda e: e.get_job(credentials, job_id), "get_job", job_id=job_id
+        )
+
+    async def poll_job(self, credentials: Credentials, job_id: str) -> ExecutionResult:
+        queue = self._jobs.get(job_id)
+        if queue:
+            if len(queue) == 1 and not _is_final(queue[0]):
+                entry = queue[0]  # the last recorded state repeats until the caller gives up
+            else:
+                entry = queue.pop(0)
+                if not queue:
+                    del self._jobs[job_id]
+            await self._sleep(entry.get("timing", {}).get("elapsed"))
+            return cast(ExecutionResult, self._value(entry["response"], "poll_job"))
+        fallback = self.fallback
+        if isinstance(fallback, RecordingExecutor) and fallback.owns(job_id):
+            return await fallback.poll_job(credentials, job_id)
+        return await self._operation(
+            credentials, lambda e: e.poll_job(credentials, job_id), "poll_job", job_id=job_id
+        )
+
+    async def cancel_job(self, credentials: Credentials, job_id: str) -> Record:
+        self._jobs.pop(job_id, None)
+        return await self._operation(
+            credentials, lambda e: e.cancel_job(credentials, job_id), "cancel_job", job_id=job_id
+        )
+
+    async def list_jobs(self, credentials: Credentials) -> list[JobInfo]:
+        return await self._operation(credentials, lambda e: e.list_jobs(credentials), "list_jobs")
+
+    async def list_job_states(self, credentials: Credentials) -> Mapping[str, Mapping[str, Any]]:
+        """No jobs: a shared poller then serves each wait from that job's recorded polls,
+        whatever the timing, instead of from listings whose number depends on timing."""
+        return {}
+
+    async def get_languages(self, credentials: Credentials) -> list[str]:
+        return await self._operation(
+            credentials, lambda e: e.get_languages(credentials), "get_languages"
+        )
+
+    async def create_snapshot(
+        self, credentials: Credentials, session_id: str, *, name: str | None, hot: bool
+    ) -> str:
+        return await self._operation(
+            credentials,
+            lambda e: e.create_snapshot(credentials, session_id, name=name, hot=hot),
+            "create_snapshot",
+            session_id=session_id,
+            name=name,
+            hot=hot,
+        )
+
+    async def list_snapshots(self, credentials: Credentials) -> list[Snapshot]:
+        return await self._operation(
+            credentials, lambda e: e.list_snapshots(credentials), "list_snapshots"
+        )
+
+    async def restore_snapshot(self, credentials: Credentials, snapshot_id: str) -> Record:
+        return await self._operation(
+            credentials,
+            lambda e: e.restore_snapshot(credentials, snapshot_id),
+            "restore_snapshot",
+            snapshot_id=snapshot_id,
+        )
+
+    async def delete_snapshot(
+        self, credentials: Credentials, snapshot_id: str, *, sudo: SudoCallback | None = None
+    ) -> Record:
+        return await self._operation(
+            credentials,
+            lambda e: e.delete_snapshot(credentials, snapshot_id, sudo=sudo),
+            "delete_snapshot",
+            snapshot_id=snapshot_id,
+        )
+
+    async def aclose(self) -> None:
+        """Close the fallback (which saves new episodes); idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.fallback is not None:
+            await self.fallback.aclose()

@@ -1,0 +1,95 @@
+"""The ``replay`` backend, as selected by name or by the environment.
+
+``AsyncClient(backend="replay")`` or ``UN_ASYNC_BACKEND=replay`` builds an execution-level
+replay/record backend from ``config.options``, which :meth:`ClientConfig.from_env` fills
+from the environment:
+
+=========================  ====================  ======================================
+variable                   option                meaning
+=========================  ====================  ======================================
+``UN_ASYNC_CASSETTE``      ``cassette``          the cassette file (required)
+``UN_ASYNC_RECORD_MODE``   ``record_mode``       ``none`` (default), ``once``,
+                                                 ``new_episodes``, ``all``
+``UN_ASYNC_REPLAY_LATENCY`` ``replay_latency``   ``none`` (default), ``recorded``,
+                                                 ``scaled:F``
+=========================  ====================  ======================================
+
+``options["record_backend"]`` names the backend that recordings go through (default
+``unsandbox``, configured by the rest of the config as usual: ``UNSANDBOX_API_URL`` etc.).
+
+All clients of one process that name the same cassette file and mode share one
+:class:`CassetteSession`, so a program that runs several event loops (or uses
+:mod:`un_async.sync` next to ``asyncio.run``) replays one continuous recording, and each
+client's close saves everything recorded so far.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from un_async.backends.replay.executor import RecordingExecutor, ReplayExecutor
+from un_async.backends.replay.modes import RecordMode
+from un_async.backends.replay.redaction import SecretSet
+from un_async.backends.replay.session import CassetteSession
+from un_async.core.config import ClientConfig
+from un_async.core.errors import ConfigurationError
+from un_async.core.executor import Executor
+from un_async.core.plugins import PluginHost
+
+__all__ = ["BACKEND_NAME", "replay_backend", "reset_shared_sessions", "shared_session"]
+
+BACKEND_NAME = "replay"
+
+_SESSIONS: dict[tuple[Path, RecordMode], CassetteSession] = {}
+_LOCK = threading.Lock()
+
+
+def shared_session(path: str | os.PathLike[str], mode: RecordMode | str) -> CassetteSession:
+    """The process-wide execution-level session for ``path`` in ``mode``."""
+    record_mode = RecordMode.parse(mode)
+    key = (Path(path).resolve(), record_mode)
+    with _LOCK:
+        session = _SESSIONS.get(key)
+        if session is None:
+            session = CassetteSession(
+                level="execution",
+                mode=record_mode,
+                path=path,
+                secrets=SecretSet.from_environ(os.environ),
+            )
+            _SESSIONS[key] = session
+        return session
+
+
+def reset_shared_sessions() -> None:
+    """Forget every shared session (the next client reloads its cassette file)."""
+    with _LOCK:
+        _SESSIONS.clear()
+
+
+def replay_backend(config: ClientConfig, host: PluginHost) -> Executor:
+    """The factory registered as backend ``replay`` (see the module docstring)."""
+    options = config.options
+    path = options.get("cassette")
+    if not path:
+        raise ConfigurationError(
+            "backend 'replay' needs a cassette file: set UN_ASYNC_CASSETTE "
+            "or pass ClientConfig(options={'cassette': PATH})"
+        )
+    session = shared_session(str(path), str(options.get("record_mode") or "none"))
+    latency = options.get("replay_latency") or "none"
+    recorder = None
+    if session.recording:
+        inner_name = str(options.get("record_backend") or "unsandbox")
+        if inner_name == BACKEND_NAME:
+            raise ConfigurationError("the replay backend cannot record through itself")
+        factories = host.backend_factories()
+        if inner_name not in factories:
+            raise ConfigurationError(f"unknown record_backend {inner_name!r}")
+        recorder = RecordingExecutor(factories[inner_name](config, host), session)
+    if not session.replaying:
+        assert recorder is not None
+        return recorder
+    return ReplayExecutor(session, latency=latency, fallback=recorder)

@@ -1,0 +1,204 @@
+"""HTTP-level record and replay: a :class:`Transport` for the unsandbox backend.
+
+Inject it with ``UnsandboxBackend(config, host, transport=CassetteTransport(...))``;
+nothing in aiohttp is patched. Recording forwards each request to an inner transport and
+stores the normalised exchange. Replaying first re-verifies the request's signature
+(``Authorization`` names the replay public key, ``X-Timestamp`` is decimal seconds, and
+``X-Signature`` is the HMAC of exactly the bytes being sent, computed with the replay
+secret key), so every replayed test also tests the signer and the exact-bytes rule; then
+it returns the recorded response. Signing timestamps are never compared with the
+recording: replay works at any date.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import time
+from asyncio import sleep
+from collections.abc import Mapping
+from typing import Any
+
+from un_async.backends.replay.cassette import Interaction
+from un_async.backends.replay.errors import CassetteFormatError, SignatureMismatchError
+from un_async.backends.replay.matching import decode_body, encode_body, http_request
+from un_async.backends.replay.modes import Latency, RecordMode
+from un_async.backends.replay.redaction import SecretSet
+from un_async.backends.replay.session import CassetteSession
+from un_async.backends.unsandbox.transport import HttpRequest, HttpResponse, Transport
+from un_async.core.credentials import Credentials
+from un_async.core.errors import ConfigurationError, TransportError
+from un_async.plugins.signing import signature
+
+__all__ = ["CassetteTransport", "verify_signature"]
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    wanted = name.lower()
+    for key, value in headers.items():
+        if key.lower() == wanted:
+            return value
+    return None
+
+
+def verify_signature(request: HttpRequest, credentials: Credentials) -> None:
+    """Raise :class:`SignatureMismatchError` unless ``request`` is correctly signed with
+    ``credentials`` over its exact body bytes (spec §2.2)."""
+    where = f"{request.method} {request.path}"
+    if _header(request.headers, "Authorization") != f"Bearer {credentials.public_key}":
+        raise SignatureMismatchError(
+            f"{where}: Authorization does not carry the replay public key",
+            reason="authorization",
+        )
+    stamp = _header(request.headers, "X-Timestamp")
+    if stamp is None or not stamp.isascii() or not stamp.isdigit():
+        raise SignatureMismatchError(
+            f"{where}: X-Timestamp is missing or not whole seconds", reason="timestamp"
+        )
+    sent = _header(request.headers, "X-Signature") or ""
+    expected = signature(credentials.secret_key, stamp, request.method, request.path, request.body)
+    if not hmac.compare_digest(sent, expected):
+        raise SignatureMismatchError(
+            f"{where}: X-Signature is not the HMAC-SHA256 of "
+            f"'<timestamp>:{request.method.upper()}:{request.path}:<{len(request.body)} body "
+            "bytes>' under the replay secret key",
+            reason="signature",
+        )
+
+
+class CassetteTransport:
+    """Records through ``inner`` and/or replays from a cassette, per the record mode.
+
+    ``cassette`` is a :class:`CassetteSession` or a file path (opened in ``mode``).
+    ``credentials`` are the replay credentials every replayed request must be signed
+    with (required when anything is replayed); ``inner`` is the real transport (required
+    when anything is recorded). The cassette is saved by :meth:`aclose` unless
+    ``save_on_close=False``.
+    """
+
+    def __init__(
+        self,
+        cassette: CassetteSession | str | os.PathLike[str],
+        *,
+        mode: RecordMode | str = RecordMode.NONE,
+        inner: Transport | None = None,
+        credentials: Credentials | None = None,
+        latency: str | float | Latency = "none",
+        save_on_close: bool = True,
+        secrets: SecretSet | None = None,
+    ) -> None:
+        if isinstance(cassette, CassetteSession):
+            session = cassette
+        else:
+            session = CassetteSession(level="http", mode=mode, path=cassette, secrets=secrets)
+        if session.recording and inner is None:
+            raise ConfigurationError(f"{session!r} records, so it needs an inner transport")
+        if session.replaying and credentials is None:
+            raise ConfigurationError(
+                f"{session!r} replays, so it needs the replay credentials to verify signatures"
+            )
+        self.session = session
+        self.inner = inner
+        self.credentials = credentials
+        self.latency = Latency.parse(latency)
+        self.save_on_close = save_on_close
+        if credentials is not None:
+            session.secrets.add_credentials(credentials)
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"CassetteTransport({self.session.source!r}, mode={self.session.mode.value!r})"
+
+    async def send(self, request: HttpRequest) -> HttpResponse:
+        normalised = http_request(request)
+        self._learn_secrets(request)
+        if self.session.replaying:
+            interaction = self.session.take(normalised)
+            if interaction is not None:
+                assert self.credentials is not None
+                verify_signature(request, self.credentials)
+                return await self._replay(interaction)
+            if not self.session.recording:
+                raise self.session.miss(normalised)
+        return await self._record(request, normalised)
+
+    def _learn_secrets(self, request: HttpRequest) -> None:
+        bearer = _header(request.headers, "Authorization") or ""
+        if bearer.startswith("Bearer "):
+            self.session.secrets.add("UNSANDBOX_PUBLIC_KEY", bearer.removeprefix("Bearer "))
+        self.session.secrets.add_signature(_header(request.headers, "X-Signature"))
+
+    async def _replay(self, interaction: Interaction) -> HttpResponse:
+        delay = self.latency.delay(float(interaction.timing.get("elapsed", 0.0)))
+        if delay:
+            await sleep(delay)
+        response = interaction.response
+        error = response.get("error")
+        if isinstance(error, dict):
+            raise TransportError(
+                str(error.get("message", "recorded transport failure")),
+                request_sent=bool(error.get("request_sent", True)),
+            )
+        status = response.get("status")
+        if not isinstance(status, int):
+            raise CassetteFormatError(f"{self.session.source}: a response has no HTTP status")
+        headers = response.get("headers") or {}
+        return HttpResponse(
+            status=status,
+            headers={str(k): str(v) for k, v in headers.items()},
+            body=decode_body(response.get("body")),
+        )
+
+    async def _record(self, request: HttpRequest, normalised: dict[str, Any]) -> HttpResponse:
+        assert self.inner is not None
+        started = time.perf_counter()
+        try:
+            response = await self.inner.send(request)
+        except TransportError as exc:
+            self.session.add(
+                Interaction(
+                    request=normalised,
+                    response={
+                        "error": {
+                            "type": "TransportError",
+                            "message": str(exc),
+                            "request_sent": exc.request_sent,
+                        }
+                    },
+                    timing={"elapsed": round(time.perf_counter() - started, 6)},
+                )
+            )
+            raise
+        headers = {str(k): str(v) for k, v in response.headers.items()}
+        stored: dict[str, Any] = {"status": response.status, "headers": headers}
+        body = encode_body(response.body, _header(headers, "content-type"))
+        if body is not None:
+            stored["body"] = body
+        self.session.add(
+            Interaction(
+                request=normalised,
+                response=stored,
+                timing={"elapsed": round(time.perf_counter() - started, 6)},
+            )
+        )
+        return response
+
+    def save(self) -> bool:
+        """Write the cassette now (see :meth:`CassetteSession.save`)."""
+        return self.session.save()
+
+    def discard(self) -> None:
+        """Forget unsaved recordings; nothing will be written."""
+        self.session.discard()
+
+    async def aclose(self) -> None:
+        """Close the inner transport, then save (unless ``save_on_close=False``)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self.inner is not None:
+                await self.inner.aclose()
+        finally:
+            if self.save_on_close:
+                self.session.save()

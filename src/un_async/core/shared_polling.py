@@ -1,0 +1,329 @@
+"""Shared polling: one ``GET /jobs`` per tick serves every job a client waits on.
+
+Per-job polling costs one request per job per poll. The shared waiter keeps, for each
+set of credentials, one ticker that lists the account's jobs and fetches
+``GET /jobs/{id}`` only for jobs the listing shows finished (or in a state it cannot
+classify). Jobs the listing does not show (just created, or lost), and every job while
+the listing fails, are polled on their own. A single waiting job is always polled on its
+own: listing would not save a request.
+
+Schedule: each wait keeps the per-job due times of :class:`~un_async.core.waiting.WaitPolicy`
+(300, 450, 700 ms … after the wait started, jittered). A tick runs at the earliest due
+time of any waiting job and counts as a poll for every job due within ``window``
+seconds, so each job is observed at least as often as it would be polled on its own,
+while ticks are never closer than ``window`` (default: 0.8 times the shortest delay).
+
+Failure handling is :func:`~un_async.core.waiting.poll_until_final`'s, per job: a 404 is
+tolerated for ``not_found_grace`` seconds until the job was first seen, a 404 after a
+transient failure raises :class:`~un_async.core.errors.JobLostError`, and more than
+``max_transient_errors`` consecutive transient failures are raised. A failing listing
+never fails a wait; it only makes that tick poll per job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from un_async.core.credentials import Credentials
+from un_async.core.errors import JobLostError, NotFoundError, TransportError
+from un_async.core.executor import Executor
+from un_async.core.models import ExecutionResult, JobStatus
+from un_async.core.waiting import TRANSIENT, WaitPolicy, timeout_error
+
+__all__ = ["JobLister", "SharedPollingWaiter", "job_lister"]
+
+log = logging.getLogger("un_async")
+
+JobLister = Callable[[Credentials], Awaitable[Mapping[str, Mapping[str, Any]]]]
+"""Lists an account's jobs as ``{job_id: entry}``; each entry has at least ``status``."""
+
+PollJob = Callable[[Credentials, str], Awaitable[ExecutionResult]]
+
+LIST_BACKOFF = 60.0
+"""Seconds listing stays off for an account after a non-transient listing failure."""
+
+_STILL_RUNNING = frozenset({JobStatus.PENDING, JobStatus.RUNNING})
+
+
+def job_lister(executor: Executor) -> JobLister:
+    """The cheapest listing ``executor`` offers: its ``list_job_states`` if it has one,
+    else :meth:`~un_async.core.executor.Executor.list_jobs` keyed by job id."""
+    states = getattr(executor, "list_job_states", None)
+    if states is not None:
+        return states  # type: ignore[no-any-return]
+
+    async def listing(credentials: Credentials) -> Mapping[str, Mapping[str, Any]]:
+        return {job.job_id: job for job in await executor.list_jobs(credentials)}
+
+    return listing
+
+
+def _from_listing(job_id: str, entry: Mapping[str, Any]) -> ExecutionResult:
+    raw_status = entry.get("status")
+    language, error = entry.get("language"), entry.get("error")
+    return ExecutionResult(
+        job_id=job_id,
+        status=JobStatus.parse(raw_status),
+        raw_status=raw_status if isinstance(raw_status, str) else None,
+        language=language if isinstance(language, str) else None,
+        error=error if isinstance(error, str) and error else None,
+        raw=dict(entry),
+    )
+
+
+class _Wait:
+    """One caller waiting for one job."""
+
+    __slots__ = (
+        "busy",
+        "entry",
+        "future",
+        "index",
+        "job_id",
+        "last",
+        "next_due",
+        "seen",
+        "started",
+        "transient",
+    )
+
+    def __init__(
+        self,
+        job_id: str,
+        future: asyncio.Future[ExecutionResult],
+        started: float,
+        first_due: float,
+        last: ExecutionResult | None,
+    ) -> None:
+        self.job_id = job_id
+        self.future = future
+        self.started = started
+        self.next_due = first_due
+        self.index = 0
+        self.seen = False
+        self.transient = 0
+        self.last = last
+        self.entry: Mapping[str, Any] | None = None  # newer than ``last`` when set
+        self.busy = False
+
+    def last_state(self) -> ExecutionResult | None:
+        if self.entry is not None:
+            return _from_listing(self.job_id, self.entry)
+        return self.last
+
+    def resolve(self, result: ExecutionResult) -> None:
+        if not self.future.done():
+            self.future.set_result(result)
+
+    def fail(self, error: BaseException) -> None:
+        if not self.future.done():
+            self.future.set_exception(error)
+
+
+class _Group:
+    """The waits of one set of credentials and the ticker serving them."""
+
+    __slots__ = ("credentials", "fetches", "list_off_until", "planned", "task", "waits", "wakeup")
+
+    def __init__(self, credentials: Credentials) -> None:
+        self.credentials = credentials
+        self.waits: dict[_Wait, None] = {}
+        self.task: asyncio.Task[None] | None = None
+        self.wakeup = asyncio.Event()
+        self.planned = math.inf
+        self.list_off_until = -math.inf
+        self.fetches: set[asyncio.Task[None]] = set()
+
+    def next_due(self) -> float:
+        return min((w.next_due for w in self.waits if not w.busy), default=math.inf)
+
+
+class SharedPollingWaiter:
+    """A :class:`~un_async.core.waiting.JobWaiter` that polls many jobs with few requests.
+
+    ``poll`` fetches one job (no retries); ``lister`` lists the account's jobs (see
+    :func:`job_lister`). With fewer than ``min_listed`` waits for an account, jobs are
+    polled on their own. ``window`` is the tick coalescing window in seconds.
+    """
+
+    def __init__(
+        self,
+        poll: PollJob,
+        lister: JobLister,
+        policy: WaitPolicy,
+        *,
+        min_listed: int = 2,
+        window: float | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._poll = poll
+        self._list = lister
+        self.policy = policy
+        self.min_listed = min_listed
+        self.window = 0.8 * min(policy.schedule) if window is None else window
+        self._rng = rng or random.Random()
+        self._groups: dict[tuple[str, str], _Group] = {}
+        self._closed = False
+
+    async def wait(
+        self,
+        credentials: Credentials,
+        job_id: str,
+        *,
+        deadline: float | None,
+        last: ExecutionResult | None = None,
+    ) -> ExecutionResult:
+        if self._closed:
+            raise TransportError("the client is closed", request_sent=False)
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if deadline is not None and deadline <= now:
+            raise timeout_error(job_id, last)
+        wait = _Wait(job_id, loop.create_future(), now, now + self.policy.delay(0, self._rng), last)
+        group = self._join(credentials, wait)
+        try:
+            if deadline is None:
+                return await wait.future
+            async with asyncio.timeout_at(deadline):
+                return await wait.future
+        except TimeoutError:
+            if wait.future.done() and not wait.future.cancelled():
+                raise  # the job's own error, not the deadline
+            raise timeout_error(job_id, wait.last_state()) from None
+        finally:
+            group.waits.pop(wait, None)
+            if wait.future.done() and not wait.future.cancelled():
+                wait.future.exception()  # retrieved: no "never retrieved" warning
+
+    async def aclose(self) -> None:
+        """Fail pending waits with :class:`TransportError` and stop every ticker."""
+        self._closed = True
+        tasks: list[asyncio.Task[None]] = []
+        for group in self._groups.values():
+            for wait in group.waits:
+                wait.fail(TransportError("the client is closed", request_sent=False))
+            tasks.extend(group.fetches)
+            if group.task is not None:
+                tasks.append(group.task)
+        self._groups.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- ticker ---------------------------------------------------------------------------
+
+    def _join(self, credentials: Credentials, wait: _Wait) -> _Group:
+        key = (credentials.public_key, credentials.secret_key)
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = _Group(credentials)
+        group.waits[wait] = None
+        if group.task is None:
+            group.task = asyncio.get_running_loop().create_task(self._run(key, group))
+        elif wait.next_due < group.planned:
+            group.wakeup.set()
+        return group
+
+    async def _run(self, key: tuple[str, str], group: _Group) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while group.waits:
+                group.planned = group.next_due()
+                delay = group.planned - loop.time()
+                if delay > 0:
+                    group.wakeup.clear()
+                    try:
+                        async with asyncio.timeout(None if math.isinf(delay) else delay):
+                            await group.wakeup.wait()
+                        continue  # woken by a new wait or a finished fetch: re-plan
+                    except TimeoutError:
+                        pass
+                try:
+                    await self._tick(group, loop)
+                except Exception as exc:  # a bug here must fail the waits, not hang them
+                    log.exception("shared job polling failed")
+                    for wait in group.waits:
+                        wait.fail(exc)
+                    group.waits.clear()
+        finally:
+            group.task = None
+            if not group.waits and self._groups.get(key) is group:
+                del self._groups[key]
+
+    async def _tick(self, group: _Group, loop: asyncio.AbstractEventLoop) -> None:
+        now = loop.time()
+        horizon = now + self.window
+        waits = [w for w in group.waits if not w.busy]
+        listing: Mapping[str, Mapping[str, Any]] | None = None
+        if len(group.waits) >= self.min_listed and now >= group.list_off_until:
+            listing = await self._listing(group, now)
+        for wait in waits:
+            if wait.future.done():  # its caller left (deadline, cancellation)
+                group.waits.pop(wait, None)
+                continue
+            if wait.busy:
+                continue
+            entry = listing.get(wait.job_id) if listing is not None else None
+            if entry is not None and JobStatus.parse(entry.get("status")) in _STILL_RUNNING:
+                wait.entry = entry  # a sighting; only the job's own reply counts as seen
+                if wait.next_due <= horizon:
+                    self._advance(wait, horizon)
+            elif entry is not None or wait.next_due <= horizon:
+                self._fetch(group, wait, loop)
+
+    async def _listing(self, group: _Group, now: float) -> Mapping[str, Mapping[str, Any]] | None:
+        try:
+            return await self._list(group.credentials)
+        except TRANSIENT as exc:
+            log.debug("job listing failed (%s); polling jobs one by one", exc)
+        except Exception as exc:  # e.g. no such endpoint: stop listing for a while
+            group.list_off_until = now + LIST_BACKOFF
+            log.info("job listing unavailable (%s); polling jobs one by one", exc)
+        return None
+
+    def _advance(self, wait: _Wait, until: float) -> None:
+        while wait.next_due <= until:
+            wait.index += 1
+            wait.next_due += self.policy.delay(wait.index, self._rng)
+
+    def _fetch(self, group: _Group, wait: _Wait, loop: asyncio.AbstractEventLoop) -> None:
+        wait.busy = True
+        task = loop.create_task(self._fetch_one(group, wait, loop))
+        group.fetches.add(task)
+        task.add_done_callback(group.fetches.discard)
+
+    async def _fetch_one(self, group: _Group, wait: _Wait, loop: asyncio.AbstractEventLoop) -> None:
+        policy = self.policy
+        try:
+            state = await self._poll(group.credentials, wait.job_id)
+        except NotFoundError as exc:
+            if wait.transient:
+                wait.fail(
+                    JobLostError(
+                        f"job {wait.job_id} was lost: the server failed, "
+                        "then no longer knew the job",
+                        job_id=wait.job_id,
+                    )
+                )
+            elif wait.seen or loop.time() - wait.started >= policy.not_found_grace:
+                wait.fail(exc)
+        except TRANSIENT as exc:
+            wait.transient += 1
+            if wait.transient > policy.max_transient_errors:
+                wait.fail(exc)
+        except Exception as exc:
+            wait.fail(exc)
+        else:
+            wait.transient, wait.seen, wait.last, wait.entry = 0, True, state, None
+            if state.is_final:
+                wait.resolve(state)
+        finally:
+            wait.busy = False
+            self._advance(wait, loop.time())
+            if wait.next_due < group.planned:
+                group.wakeup.set()

@@ -1,0 +1,354 @@
+"""Models: results read like the seed's dicts, requests validate before anything is sent."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import attrs
+import pytest
+
+from un_async import (
+    Artifact,
+    Credentials,
+    ExecutionRequest,
+    ExecutionResult,
+    InputFile,
+    JobInfo,
+    JobStatus,
+    Record,
+    Snapshot,
+    ValidationError,
+)
+from un_async.backends.unsandbox.wire import WireCodec, dumps
+
+SEED_SUCCESS = {
+    "job_id": "job_abc123",
+    "status": "completed",
+    "stdout": "output text\n",
+    "stderr": "",
+    "exit_code": 0,
+    "language": "python",
+    "duration_ms": 234,
+}
+
+
+def result_of(body: dict[str, Any], **kwargs: Any) -> ExecutionResult:
+    return WireCodec().result(body, **kwargs)
+
+
+# -- results as mappings and objects ------------------------------------------------------
+
+
+def test_result_reads_like_the_seed_dict() -> None:
+    result = result_of(SEED_SUCCESS)
+    assert result["stdout"] == "output text\n"
+    assert result["exit_code"] == 0
+    assert result["status"] == "completed"
+    assert result["language"] == "python"
+    assert result.get("stderr") == ""
+    assert result.get("no_such_key") is None
+    assert result.get("no_such_key", "fallback") == "fallback"
+    assert dict(result) == {**SEED_SUCCESS, "id": "job_abc123"}
+
+
+def test_result_attributes_are_typed() -> None:
+    result = result_of(SEED_SUCCESS)
+    assert result.stdout == "output text\n"
+    assert result.exit_code == 0
+    assert result.status is JobStatus.COMPLETED
+    assert result.duration_ms == 234
+    assert result.is_final
+    assert result.success
+
+
+def test_result_is_read_only() -> None:
+    result = result_of(SEED_SUCCESS)
+    with pytest.raises(TypeError):
+        result["stdout"] = "changed"  # type: ignore[index]
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        result.stdout = "changed"  # type: ignore[misc]
+    copy = result.to_dict()
+    copy["stdout"] = "changed"
+    assert result["stdout"] == "output text\n"
+
+
+def test_result_keeps_server_extras_and_fills_documented_keys() -> None:
+    result = result_of({"job_id": "j1", "status": "completed", "success": True, "extra": [1]})
+    assert result["extra"] == [1]
+    assert result["success"] is True
+    for key in ExecutionResult.DOCUMENTED:
+        assert key in result
+    assert result["stdout"] == ""
+    assert result["exit_code"] is None
+
+
+@pytest.mark.parametrize(
+    "timing", ["execution_time_ms", "duration_ms", "total_time_ms", "execution_time"]
+)
+def test_every_timing_alias_becomes_duration_ms(timing: str) -> None:
+    result = result_of({"job_id": "j1", "status": "completed", timing: 567})
+    assert result.duration_ms == 567
+    assert result["duration_ms"] == 567
+    assert result[timing] == 567
+
+
+def test_failed_program_is_a_result_not_an_error() -> None:
+    body = {
+        "job_id": "job_xyz789",
+        "status": "failed",
+        "stdout": "partial output",
+        "stderr": "Error message\n",
+        "exit_code": 1,
+        "language": "python",
+        "duration_ms": 567,
+    }
+    result = result_of(body)
+    assert result.status is JobStatus.FAILED
+    assert result.is_final
+    assert not result.success
+    assert result["exit_code"] == 1
+    assert result["stderr"] == "Error message\n"
+
+
+def test_non_zero_exit_code_with_completed_status_is_not_success() -> None:
+    result = result_of({"job_id": "j", "status": "completed", "exit_code": 1})
+    assert result.is_final
+    assert not result.success
+
+
+def test_id_alias_is_accepted_and_the_requested_id_fills_a_gap() -> None:
+    assert result_of({"id": "from-id", "status": "running"}).job_id == "from-id"
+    assert result_of({"status": "running"}, job_id="asked-for").job_id == "asked-for"
+    assert result_of({"status": "running"}, job_id="asked-for")["id"] == "asked-for"
+
+
+def test_reply_without_status_but_with_output_is_final() -> None:
+    result = result_of({"stdout": "hi\n", "exit_code": 0})
+    assert result.status is JobStatus.COMPLETED
+
+
+def test_artifacts_are_decoded() -> None:
+    blob = b"\x00\x01binary\xff"
+    body = {
+        "job_id": "j",
+        "status": "completed",
+        "artifacts": [{"filename": "out.bin", "content_base64": base64.b64encode(blob).decode()}],
+    }
+    (artifact,) = result_of(body).artifacts
+    assert artifact == Artifact(filename="out.bin", content=blob)
+
+
+# -- statuses -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("raw", ["completed", "failed", "timeout", "cancelled"])
+def test_terminal_statuses(raw: str) -> None:
+    assert JobStatus.parse(raw).is_terminal
+
+
+@pytest.mark.parametrize("raw", ["pending", "running"])
+def test_active_statuses_are_not_terminal(raw: str) -> None:
+    assert not JobStatus.parse(raw).is_terminal
+
+
+@pytest.mark.parametrize("raw", ["queued", "provisioning", "", None, 3])
+def test_unknown_status_keeps_the_raw_value_and_is_not_terminal(raw: object) -> None:
+    result = result_of({"job_id": "j", "status": raw})
+    assert result.status is JobStatus.UNKNOWN
+    assert not result.is_final
+    if isinstance(raw, str) and raw:
+        assert result.raw_status == raw
+        assert result["status"] == raw
+
+
+def test_status_parsing_is_case_and_space_tolerant() -> None:
+    assert JobStatus.parse(" Completed ") is JobStatus.COMPLETED
+
+
+def test_status_compares_equal_to_its_string() -> None:
+    status: str = JobStatus.CANCELLED
+    assert status == "cancelled"
+
+
+# -- jobs, snapshots, records ------------------------------------------------------------
+
+
+def test_job_info_supports_id_and_job_id() -> None:
+    job = WireCodec().job_info({"job_id": "j1", "status": "queued", "language": "go"})
+    assert job["id"] == job["job_id"] == job.job_id == "j1"
+    assert job["status"] == "queued"
+    assert job.status is JobStatus.UNKNOWN
+    assert job["language"] == "go"
+    assert isinstance(job, JobInfo)
+
+
+def test_snapshot_supports_mapping_access() -> None:
+    snap = WireCodec().snapshot({"snapshot_id": "unsb-snapshot-1", "name": "n", "hot": True})
+    assert isinstance(snap, Snapshot)
+    assert snap["id"] == snap.id == "unsb-snapshot-1"
+    assert snap["name"] == "n"
+    assert snap.hot is True
+
+
+def test_record_is_a_read_only_mapping_with_attributes() -> None:
+    record = Record({"status": "cancelled", "job_id": "j"})
+    assert record["status"] == record.status == "cancelled"
+    assert record.get("missing") is None
+    assert len(record) == 2
+    with pytest.raises(AttributeError, match="missing"):
+        _ = record.missing
+    with pytest.raises(TypeError):
+        record["status"] = "x"
+    assert record.to_dict() == {"status": "cancelled", "job_id": "j"}
+
+
+# -- requests: validation -----------------------------------------------------------------
+
+
+def request(**changes: Any) -> ExecutionRequest:
+    fields: dict[str, Any] = {"language": "python", "code": "print(1)", **changes}
+    return ExecutionRequest(**fields)
+
+
+@pytest.mark.parametrize(("ttl", "ok"), [(0, False), (1, True), (900, True), (901, False)])
+def test_ttl_range(ttl: int, ok: bool) -> None:
+    if ok:
+        assert request(ttl=ttl).ttl == ttl
+    else:
+        with pytest.raises(ValidationError, match="ttl"):
+            request(ttl=ttl)
+
+
+@pytest.mark.parametrize(("vcpu", "ok"), [(0, False), (1, True), (8, True), (9, False)])
+def test_vcpu_range(vcpu: int, ok: bool) -> None:
+    if ok:
+        assert request(vcpu=vcpu).vcpu == vcpu
+    else:
+        with pytest.raises(ValidationError, match="vcpu"):
+            request(vcpu=vcpu)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"ttl": True},
+        {"ttl": 1.5},
+        {"vcpu": "2"},
+        {"network_mode": "internet"},
+        {"language": "Python"},
+        {"language": ""},
+        {"code": ""},
+        {"code": "   \n"},
+        {"code": b"print(1)"},
+        {"env": {"1BAD": "x"}},
+        {"env": {"OK": 1}},
+        {"env": {"OK": "a\x00b"}},
+        {"env": ["A=1"]},
+        {"env": {f"V{i}": "x" for i in range(257)}},
+        {"input_files": [("a.txt", b"1"), ("a.txt", b"2")]},
+        {"input_files": {"": b"x"}},
+        {"input_files": {"..": b"x"}},
+    ],
+)
+def test_invalid_requests_are_rejected(changes: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        request(**changes)
+
+
+def test_validation_error_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="ttl"):
+        request(ttl=1000)
+
+
+@pytest.mark.parametrize("mode", ["zerotrust", "semitrusted"])
+def test_network_modes(mode: str) -> None:
+    assert request(network_mode=mode).network_mode == mode
+
+
+def test_input_files_accept_mapping_pairs_and_objects() -> None:
+    expected = (
+        InputFile(filename="a.txt", content=b"A"),
+        InputFile(filename="b.txt", content="é".encode()),
+    )
+    assert request(input_files={"a.txt": b"A", "b.txt": "é"}).input_files == expected
+    assert request(input_files=[("a.txt", b"A"), ("b.txt", "é")]).input_files == expected
+    assert request(input_files=list(expected)).input_files == expected
+
+
+def test_input_file_content_must_be_bytes() -> None:
+    with pytest.raises(ValidationError, match="bytes"):
+        InputFile(filename="a", content="text")  # type: ignore[arg-type]
+
+
+def test_requests_are_hashable_and_immutable() -> None:
+    first = request(env={"A": "1"}, input_files={"f": b"x"})
+    second = request(env={"A": "1"}, input_files={"f": b"x"})
+    assert first == second
+    assert hash(first) == hash(second)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        first.ttl = 5  # type: ignore[misc]
+
+
+# -- requests: wire form ------------------------------------------------------------------
+
+
+def test_wire_request_omits_unset_options() -> None:
+    assert WireCodec().execution_request(request()) == {"language": "python", "code": "print(1)"}
+
+
+def test_wire_request_carries_every_option() -> None:
+    wire = WireCodec().execution_request(
+        request(
+            env={"A": "1"},
+            input_files={"data.bin": b"\x00\xff"},
+            network_mode="semitrusted",
+            ttl=60,
+            vcpu=2,
+            return_artifact=True,
+        )
+    )
+    assert wire == {
+        "language": "python",
+        "code": "print(1)",
+        "env": {"A": "1"},
+        "input_files": [{"filename": "data.bin", "content": "AP8="}],
+        "network_mode": "semitrusted",
+        "ttl": 60,
+        "vcpu": 2,
+        "return_artifact": True,
+    }
+
+
+def test_dumps_is_compact_utf8() -> None:
+    assert dumps({"code": 'print("hé")'}) == '{"code":"print(\\"hé\\")"}'.encode()
+
+
+# -- reprs never show contents ------------------------------------------------------------
+
+
+def test_request_repr_hides_code_env_and_file_contents() -> None:
+    text = repr(
+        request(
+            code="print('TOP-SECRET-CODE')",
+            env={"API_TOKEN": "hunter2-secret"},
+            input_files={"notes.txt": b"classified-bytes"},
+        )
+    )
+    for secret in ("TOP-SECRET-CODE", "hunter2-secret", "API_TOKEN", "classified-bytes"):
+        assert secret not in text
+    assert "notes.txt" in text
+    assert "python" in text
+
+
+def test_artifact_and_input_file_reprs_show_sizes_only() -> None:
+    assert "payload" not in repr(Artifact(filename="a", content=b"payload"))
+    assert "payload" not in repr(InputFile(filename="a", content=b"payload"))
+    assert "7 bytes" in repr(InputFile(filename="a", content=b"payload"))
+
+
+def test_credentials_repr_hides_the_secret() -> None:
+    credentials = Credentials("unsb-pk-aaaa-bbbb-cccc-dddd", "unsb-sk-very-secret-value")
+    for text in (repr(credentials), str(credentials)):
+        assert "very-secret" not in text
+        assert "cccc-dddd" not in text
