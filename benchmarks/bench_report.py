@@ -14,8 +14,8 @@ def _ratio(results: dict[str, Any], protocol: str, key: str) -> float | None:
     runs = results.get("throughput", {}).get(protocol)
     if not runs or "ratios" not in runs:
         return None
-    value: float = runs["ratios"][TARGET_CONCURRENCY][key]
-    return value
+    ratios = runs["ratios"].get(TARGET_CONCURRENCY)
+    return None if ratios is None else float(ratios[key])
 
 
 def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:

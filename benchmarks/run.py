@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import sys
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,9 +62,9 @@ class Settings:
 FULL = Settings(quick=False)
 QUICK = Settings(
     quick=True,
-    seconds=0.35,
+    seconds=0.5,
     warmup=0.1,
-    rounds=2,
+    rounds=1,
     jobs_scale=0.25,
     memory_window=1.6,
     memory_per_job=False,
@@ -169,10 +170,13 @@ def run(settings: Settings, parts: Sequence[str] = PARTS, *, log: Any = None) ->
         "imports": lambda: import_times(settings.import_repetitions),
     }
     for part in parts:
-        if log is not None:
-            print(f"[benchmark] {part} ...", file=log, flush=True)
-        results["imports" if part == "imports" else part] = steps[part]()
+        started = time.perf_counter()
+        results[part] = steps[part]()
         gc.collect()
+        if log is not None:
+            print(
+                f"[benchmark] {part}: {time.perf_counter() - started:.1f} s", file=log, flush=True
+            )
     results["targets"] = evaluate_targets(results)
     return results
 

@@ -12,6 +12,9 @@ Schedule: each wait keeps the per-job due times of :class:`~un_async.core.waitin
 time of any waiting job and counts as a poll for every job due within ``window``
 seconds, so each job is observed at least as often as it would be polled on its own,
 while ticks are never closer than ``window`` (default: 0.8 times the shortest delay).
+A tick's listing runs in the background, so one slow reply does not hold back the next
+tick; with :data:`MAX_LISTINGS` in flight, due jobs join the newest listing (or, if that
+one has been in flight longer than the schedule's longest delay, are polled on their own).
 
 Failure handling is :func:`~un_async.core.waiting.poll_until_final`'s, per job: a 404 is
 tolerated for ``not_found_grace`` seconds until the job was first seen, a 404 after a
@@ -26,7 +29,7 @@ import asyncio
 import logging
 import math
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
 from un_async.core.credentials import Credentials
@@ -35,7 +38,7 @@ from un_async.core.executor import Executor
 from un_async.core.models import ExecutionResult, JobStatus
 from un_async.core.waiting import TRANSIENT, WaitPolicy, timeout_error
 
-__all__ = ["JobLister", "SharedPollingWaiter", "job_lister"]
+__all__ = ["LIST_BACKOFF", "MAX_LISTINGS", "JobLister", "SharedPollingWaiter", "job_lister"]
 
 log = logging.getLogger("un_async")
 
@@ -46,6 +49,9 @@ PollJob = Callable[[Credentials, str], Awaitable[ExecutionResult]]
 
 LIST_BACKOFF = 60.0
 """Seconds listing stays off for an account after a non-transient listing failure."""
+
+MAX_LISTINGS = 2
+"""Listings of one account in flight at once; beyond that, due jobs join the newest."""
 
 _STILL_RUNNING = frozenset({JobStatus.PENDING, JobStatus.RUNNING})
 
@@ -125,10 +131,28 @@ class _Wait:
             self.future.set_exception(error)
 
 
+class _Listing:
+    """One ``GET /jobs`` in flight and the waits it serves as their due poll."""
+
+    __slots__ = ("due", "started")
+
+    def __init__(self, started: float, due: list[_Wait]) -> None:
+        self.started = started
+        self.due = due
+
+
 class _Group:
     """The waits of one set of credentials and the ticker serving them."""
 
-    __slots__ = ("credentials", "fetches", "list_off_until", "planned", "task", "waits", "wakeup")
+    __slots__ = (
+        "credentials",
+        "list_off_until",
+        "listings",
+        "planned",
+        "task",
+        "waits",
+        "wakeup",
+    )
 
     def __init__(self, credentials: Credentials) -> None:
         self.credentials = credentials
@@ -137,7 +161,7 @@ class _Group:
         self.wakeup = asyncio.Event()
         self.planned = math.inf
         self.list_off_until = -math.inf
-        self.fetches: set[asyncio.Task[None]] = set()
+        self.listings: list[_Listing] = []  # in flight, oldest first
 
     def next_due(self) -> float:
         return min((w.next_due for w in self.waits if not w.busy), default=math.inf)
@@ -168,6 +192,7 @@ class SharedPollingWaiter:
         self.window = 0.8 * min(policy.schedule) if window is None else window
         self._rng = rng or random.Random()
         self._groups: dict[tuple[str, str], _Group] = {}
+        self._tasks: set[asyncio.Task[None]] = set()  # tickers, listings, single-job polls
         self._closed = False
 
     async def wait(
@@ -203,14 +228,11 @@ class SharedPollingWaiter:
     async def aclose(self) -> None:
         """Fail pending waits with :class:`TransportError` and stop every ticker."""
         self._closed = True
-        tasks: list[asyncio.Task[None]] = []
         for group in self._groups.values():
             for wait in group.waits:
                 wait.fail(TransportError("the client is closed", request_sent=False))
-            tasks.extend(group.fetches)
-            if group.task is not None:
-                tasks.append(group.task)
         self._groups.clear()
+        tasks = list(self._tasks)  # also work of groups whose waits all ended
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -224,7 +246,7 @@ class SharedPollingWaiter:
             group = self._groups[key] = _Group(credentials)
         group.waits[wait] = None
         if group.task is None:
-            group.task = asyncio.get_running_loop().create_task(self._run(key, group))
+            group.task = self._spawn(self._run(key, group))
         elif wait.next_due < group.planned:
             group.wakeup.set()
         return group
@@ -244,7 +266,7 @@ class SharedPollingWaiter:
                     except TimeoutError:
                         pass
                 try:
-                    await self._tick(group, loop)
+                    self._tick(group, loop)
                 except Exception as exc:  # a bug here must fail the waits, not hang them
                     log.exception("shared job polling failed")
                     for wait in group.waits:
@@ -255,47 +277,80 @@ class SharedPollingWaiter:
             if not group.waits and self._groups.get(key) is group:
                 del self._groups[key]
 
-    async def _tick(self, group: _Group, loop: asyncio.AbstractEventLoop) -> None:
+    def _tick(self, group: _Group, loop: asyncio.AbstractEventLoop) -> None:
+        """Serve every wait due within the window: by a listing, or one by one.
+
+        Listings run as tasks, so a slow reply does not hold back the next tick: due
+        waits start a new listing while fewer than :data:`MAX_LISTINGS` are in flight,
+        else join the newest one — unless that has taken longer than the schedule's
+        longest delay, when they are polled on their own.
+        """
         now = loop.time()
         horizon = now + self.window
-        waits = [w for w in group.waits if not w.busy]
-        listing: Mapping[str, Mapping[str, Any]] | None = None
-        if len(group.waits) >= self.min_listed and now >= group.list_off_until:
-            listing = await self._listing(group, now)
-        for wait in waits:
+        due: list[_Wait] = []
+        for wait in list(group.waits):
             if wait.future.done():  # its caller left (deadline, cancellation)
                 group.waits.pop(wait, None)
-                continue
-            if wait.busy:
-                continue
-            entry = listing.get(wait.job_id) if listing is not None else None
-            if entry is not None and JobStatus.parse(entry.get("status")) in _STILL_RUNNING:
-                wait.entry = entry  # a sighting; only the job's own reply counts as seen
-                if wait.next_due <= horizon:
-                    self._advance(wait, horizon)
-            elif entry is not None or wait.next_due <= horizon:
+            elif not wait.busy and wait.next_due <= horizon:
+                due.append(wait)
+        if not due:
+            return
+        listed = len(group.waits) >= self.min_listed and now >= group.list_off_until
+        if listed and len(group.listings) < MAX_LISTINGS:
+            listing = _Listing(now, due)
+            group.listings.append(listing)
+            self._spawn(self._list_and_apply(group, listing, loop))
+        elif listed and now - group.listings[-1].started < max(self.policy.schedule):
+            group.listings[-1].due.extend(due)
+        else:  # a single wait, no listing available, or listings stuck: one by one
+            for wait in due:
                 self._fetch(group, wait, loop)
+            return
+        for wait in due:
+            self._advance(wait, horizon)
 
-    async def _listing(self, group: _Group, now: float) -> Mapping[str, Mapping[str, Any]] | None:
+    async def _list_and_apply(
+        self, group: _Group, listing: _Listing, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        found: Mapping[str, Mapping[str, Any]] | None = None
         try:
-            return await self._list(group.credentials)
+            found = await self._list(group.credentials)
         except TRANSIENT as exc:
             log.debug("job listing failed (%s); polling jobs one by one", exc)
         except Exception as exc:  # e.g. no such endpoint: stop listing for a while
-            group.list_off_until = now + LIST_BACKOFF
+            group.list_off_until = listing.started + LIST_BACKOFF
             log.info("job listing unavailable (%s); polling jobs one by one", exc)
-        return None
+        finally:
+            group.listings.remove(listing)
+        if found is None:
+            for wait in listing.due:
+                if not wait.busy and not wait.future.done():
+                    self._fetch(group, wait, loop)
+            return
+        due = {id(wait) for wait in listing.due}
+        for wait in list(group.waits):
+            if wait.busy or wait.future.done():
+                continue
+            entry = found.get(wait.job_id)
+            if entry is not None and JobStatus.parse(entry.get("status")) in _STILL_RUNNING:
+                wait.entry = entry  # a sighting; only the job's own reply counts as seen
+            elif entry is not None or id(wait) in due:
+                self._fetch(group, wait, loop)  # finished, unclassifiable, or not listed
 
     def _advance(self, wait: _Wait, until: float) -> None:
         while wait.next_due <= until:
             wait.index += 1
             wait.next_due += self.policy.delay(wait.index, self._rng)
 
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
     def _fetch(self, group: _Group, wait: _Wait, loop: asyncio.AbstractEventLoop) -> None:
         wait.busy = True
-        task = loop.create_task(self._fetch_one(group, wait, loop))
-        group.fetches.add(task)
-        task.add_done_callback(group.fetches.discard)
+        self._spawn(self._fetch_one(group, wait, loop))
 
     async def _fetch_one(self, group: _Group, wait: _Wait, loop: asyncio.AbstractEventLoop) -> None:
         policy = self.policy

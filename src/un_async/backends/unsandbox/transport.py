@@ -127,7 +127,9 @@ class AiohttpTransport:
         return timeout
 
     async def send(self, request: HttpRequest) -> HttpResponse:
-        session = self._get_session()
+        session = self._session
+        if session is None or session.closed or self._closed:
+            session = self._get_session()
         url = URL(self._base + request.path, encoded=True)
         if request.query:
             url = url.with_query(request.query)
@@ -137,7 +139,7 @@ class AiohttpTransport:
                 url,
                 data=request.body or None,
                 headers=request.headers,
-                timeout=self._timeout(request.timeout),
+                timeout=self._timeouts.get(request.timeout) or self._timeout(request.timeout),
                 allow_redirects=False,
             ) as response:
                 declared = response.content_length
