@@ -7,7 +7,6 @@ unless the caller includes it.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Mapping
 
@@ -20,7 +19,7 @@ __all__ = ["HmacSigner", "get_signer", "signature"]
 def signature(secret_key: str, timestamp: int | str, method: str, path: str, body: bytes) -> str:
     """The lowercase hex HMAC-SHA256 of ``timestamp:METHOD:path:body``."""
     message = f"{timestamp}:{method.upper()}:{path}:".encode() + body
-    return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()
+    return hmac.digest(secret_key.encode(), message, "sha256").hex()
 
 
 class HmacSigner:

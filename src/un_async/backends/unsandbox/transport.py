@@ -118,10 +118,11 @@ class AiohttpTransport:
     def _timeout(self, read_timeout: float | None) -> aiohttp.ClientTimeout:
         timeout = self._timeouts.get(read_timeout)
         if timeout is None:
+            # One timer per request: ``total`` instead of a read timer re-armed on every
+            # chunk, and ``sock_connect`` (armed only when a new socket is opened) instead
+            # of ``connect``, which would also time every reuse of a pooled connection.
             timeout = aiohttp.ClientTimeout(
-                total=None,
-                connect=self._connect_timeout,
-                sock_read=read_timeout or self._read_timeout,
+                total=read_timeout or self._read_timeout, sock_connect=self._connect_timeout
             )
             self._timeouts[read_timeout] = timeout
         return timeout
