@@ -6,9 +6,7 @@ import asyncio
 import base64
 import gc
 import logging
-import os
 import random
-import sys
 import textwrap
 import warnings
 from collections.abc import AsyncIterator, Callable
@@ -17,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from support import run_python_cleanly
 from un_async import (
     AsyncClient,
     ExecutionResult,
@@ -563,25 +562,6 @@ SCRIPT = textwrap.dedent(
 
 
 async def test_script_with_asyncio_run_exits_cleanly(fake: FakeUnsandbox, tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "UNSANDBOX_API_URL": fake.url,
-        "UNSANDBOX_PUBLIC_KEY": TEST_PUBLIC_KEY,
-        "UNSANDBOX_SECRET_KEY": TEST_SECRET_KEY,
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-W",
-        "error",
-        "-c",
-        SCRIPT,
-        env=env,
-        cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await process.communicate()
-    assert stderr.decode() == ""
-    assert process.returncode == 0
-    assert stdout.decode().split() == ["19", str(len(fake.languages)), "20"]
+    stdout = await run_python_cleanly(fake, "-c", SCRIPT, cwd=tmp_path)
+    assert stdout.split() == ["19", str(len(fake.languages)), "20"]
     assert fake.connection_count <= 2

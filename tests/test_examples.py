@@ -7,15 +7,13 @@ serving; it must exit 0, print nothing on stderr and print what it promises.
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
-import os
 import re
-import sys
 from pathlib import Path
 from types import ModuleType
 
-from un_async.testing import TEST_PUBLIC_KEY, TEST_SECRET_KEY, FakeUnsandbox
+from support import run_python_cleanly
+from un_async.testing import FakeUnsandbox
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SEED_EXAMPLES = [
@@ -29,27 +27,7 @@ SEED_EXAMPLES = [
 
 async def run_example(fake: FakeUnsandbox, name: str, home: Path) -> str:
     """Run ``examples/<name>`` and return its stdout after checking exit code and stderr."""
-    env = {
-        **os.environ,
-        "HOME": str(home),
-        "UNSANDBOX_API_URL": fake.url,
-        "UNSANDBOX_PUBLIC_KEY": TEST_PUBLIC_KEY,
-        "UNSANDBOX_SECRET_KEY": TEST_SECRET_KEY,
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-W",
-        "error",
-        str(EXAMPLES / name),
-        env=env,
-        cwd=home,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await process.communicate()
-    assert stderr.decode() == "", stderr.decode()
-    assert process.returncode == 0
-    return stdout.decode()
+    return await run_python_cleanly(fake, str(EXAMPLES / name), cwd=home, env={"HOME": str(home)})
 
 
 def load_example(name: str) -> ModuleType:

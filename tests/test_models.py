@@ -211,22 +211,19 @@ def request(**changes: Any) -> ExecutionRequest:
     return ExecutionRequest(**fields)
 
 
-@pytest.mark.parametrize(("ttl", "ok"), [(0, False), (1, True), (900, True), (901, False)])
-def test_ttl_range(ttl: int, ok: bool) -> None:
+@pytest.mark.parametrize(
+    ("field", "value", "ok"),
+    [
+        *[("ttl", 0, False), ("ttl", 1, True), ("ttl", 900, True), ("ttl", 901, False)],
+        *[("vcpu", 0, False), ("vcpu", 1, True), ("vcpu", 8, True), ("vcpu", 9, False)],
+    ],
+)
+def test_ttl_and_vcpu_ranges(field: str, value: int, ok: bool) -> None:
     if ok:
-        assert request(ttl=ttl).ttl == ttl
+        assert getattr(request(**{field: value}), field) == value
     else:
-        with pytest.raises(ValidationError, match="ttl"):
-            request(ttl=ttl)
-
-
-@pytest.mark.parametrize(("vcpu", "ok"), [(0, False), (1, True), (8, True), (9, False)])
-def test_vcpu_range(vcpu: int, ok: bool) -> None:
-    if ok:
-        assert request(vcpu=vcpu).vcpu == vcpu
-    else:
-        with pytest.raises(ValidationError, match="vcpu"):
-            request(vcpu=vcpu)
+        with pytest.raises(ValidationError, match=field):
+            request(**{field: value})
 
 
 @pytest.mark.parametrize(

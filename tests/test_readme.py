@@ -32,4 +32,5 @@ async def test_readme_example_runs(
     runs_something = "asyncio.run(" in source or "from un_async import sync" in source
     if runs_something:
         assert output.strip(), "the example printed nothing"
-        assert fake_env.request_count > requests_before
+        if "FakeUnsandbox(" not in source:  # otherwise it talks to a server of its own
+            assert fake_env.request_count > requests_before

@@ -13,9 +13,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import inspect
-import os
 import re
-import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,8 @@ from typing import Any
 import pytest
 
 import un_async
-from un_async.testing import TEST_PUBLIC_KEY, TEST_SECRET_KEY, FakeUnsandbox, Fault
+from support import run_python_cleanly
+from un_async.testing import FakeUnsandbox, Fault
 
 README = Path(__file__).resolve().parent / "seed_samples" / "seed-README.md"
 FENCE = re.compile(r"^(?P<indent>[ \t]*)```python\n(?P<body>.*?)^(?P=indent)```", re.S | re.M)
@@ -85,26 +84,7 @@ async def run_program(fake: FakeUnsandbox, source: str, home: Path) -> str:
     """Run a whole sample as ``python -W error``; check exit code and stderr."""
     script = home / "sample.py"
     script.write_text(source)
-    env = {
-        **os.environ,
-        "UNSANDBOX_API_URL": fake.url,
-        "UNSANDBOX_PUBLIC_KEY": TEST_PUBLIC_KEY,
-        "UNSANDBOX_SECRET_KEY": TEST_SECRET_KEY,
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-W",
-        "error",
-        str(script),
-        env=env,
-        cwd=home,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await process.communicate()
-    assert stderr.decode() == ""
-    assert process.returncode == 0
-    return stdout.decode()
+    return await run_python_cleanly(fake, str(script), cwd=home)
 
 
 # -- Quick Start programs -----------------------------------------------------------------

@@ -8,15 +8,13 @@ subprocesses with warnings turned into errors.
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from support import run_python
 from un_async import JobTimeoutError, NotFoundError, ValidationError, sync
 from un_async.testing import TEST_PUBLIC_KEY, TEST_SECRET_KEY, FakeUnsandbox
 
@@ -179,31 +177,8 @@ asyncio.run(main())
 """
 
 
-async def run_script(fake: FakeUnsandbox, source: str, cwd: Path) -> tuple[int, str, str]:
-    env = {
-        **os.environ,
-        "UNSANDBOX_API_URL": fake.url,
-        "UNSANDBOX_PUBLIC_KEY": TEST_PUBLIC_KEY,
-        "UNSANDBOX_SECRET_KEY": TEST_SECRET_KEY,
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-W",
-        "error",
-        "-c",
-        textwrap.dedent(source),
-        env=env,
-        cwd=cwd,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await process.communicate()
-    assert process.returncode is not None
-    return process.returncode, stdout.decode(), stderr.decode()
-
-
 async def test_plain_script(fake: FakeUnsandbox, tmp_path: Path) -> None:
-    code, stdout, stderr = await run_script(fake, PLAIN_SCRIPT, tmp_path)
+    code, stdout, stderr = await run_python(fake, "-c", PLAIN_SCRIPT, cwd=tmp_path)
     assert stderr == ""
     assert code == 0
     assert stdout == "plain\n1\n"
@@ -212,7 +187,7 @@ async def test_plain_script(fake: FakeUnsandbox, tmp_path: Path) -> None:
 async def test_script_mixing_blocking_and_awaited_calls(
     fake: FakeUnsandbox, tmp_path: Path
 ) -> None:
-    code, stdout, stderr = await run_script(fake, LOOP_SCRIPT, tmp_path)
+    code, stdout, stderr = await run_python(fake, "-c", LOOP_SCRIPT, cwd=tmp_path)
     assert "Event loop is closed" not in stderr
     assert stderr == ""
     assert code == 0

@@ -12,11 +12,13 @@ from un_async import (
     ClientConfig,
     ExecutionResult,
     JobInfo,
+    JobStatus,
     NotFoundError,
     Record,
 )
 from un_async.backends.replay import ReplayExecutor
 from un_async.core.executor import Executor
+from un_async.testing import FakeUnsandbox
 
 RESULT_FIELDS = ("job_id", "status", "raw_status", "stdout", "stderr", "exit_code", "language")
 FAST_POLLING = {"poll_schedule": (0.001,), "poll_jitter": 0.0, "languages_cache_path": False}
@@ -50,6 +52,17 @@ def same(recorded: Any, replayed: Any) -> bool:
     if isinstance(recorded, JobInfo | Record):
         return dict(recorded) == dict(replayed)
     return bool(recorded == replayed)
+
+
+async def job_progress(fake: FakeUnsandbox, client: AsyncClient) -> tuple[str, list[JobStatus]]:
+    """Start a job that ``fake`` holds back, then read it pending, running and completed."""
+    fake.queue_delay, fake.default_duration = 100.0, 100.0
+    job_id = await client.execute_async("python", "print(1)")
+    seen = [(await client.get_job(job_id)).status]
+    for _ in range(2):
+        fake.advance(100.0)
+        seen.append((await client.get_job(job_id)).status)
+    return job_id, seen
 
 
 async def everything(client: AsyncClient, session_id: str) -> list[Any]:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from replay_helpers import everything, fast_config, read_json, same
+from replay_helpers import everything, fast_config, job_progress, read_json, same
 
 from un_async import AsyncClient, ConfigurationError, JobStatus
 from un_async.backends.replay import (
@@ -95,13 +95,8 @@ async def test_exchanges_are_stored_normalised_and_readable(
 async def test_polls_of_one_job_replay_in_recorded_order(
     fake: FakeUnsandbox, http_recorder: Callable[[], AsyncClient], http_file: Path
 ) -> None:
-    fake.queue_delay, fake.default_duration = 100.0, 100.0
     async with http_recorder() as client:
-        job_id = await client.execute_async("python", "print(1)")
-        seen = [(await client.get_job(job_id)).status]
-        for _ in range(2):
-            fake.advance(100.0)
-            seen.append((await client.get_job(job_id)).status)
+        job_id, seen = await job_progress(fake, client)
     assert seen == [JobStatus.PENDING, JobStatus.RUNNING, JobStatus.COMPLETED]
 
     async with http_client(replaying(http_file)) as client:

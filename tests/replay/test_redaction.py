@@ -152,6 +152,14 @@ def assert_no_secret_in(path: Path) -> str:
     return text
 
 
+def recording_over_http(fake: FakeUnsandbox, path: Path) -> AsyncClient:
+    """A client whose HTTP exchanges with ``fake`` are recorded to ``path`` (mode ``all``)."""
+    config = ClientConfig(base_url=fake.url, languages_cache_path=False)
+    transport = CassetteTransport(path, mode="all", inner=AiohttpTransport(fake.url))
+    backend = UnsandboxBackend(config, default_host(), transport=transport)
+    return AsyncClient(config=config, backend=backend)
+
+
 async def test_an_execution_recording_with_secrets_everywhere_keeps_none(
     secret_fake: FakeUnsandbox, tmp_path: Path
 ) -> None:
@@ -180,10 +188,7 @@ async def test_an_http_recording_keeps_no_keys_signatures_or_auth_headers(
     secret_fake: FakeUnsandbox, tmp_path: Path
 ) -> None:
     path = tmp_path / "secrets.http.json"
-    config = ClientConfig(base_url=secret_fake.url, languages_cache_path=False)
-    transport = CassetteTransport(path, mode="all", inner=AiohttpTransport(secret_fake.url))
-    backend = UnsandboxBackend(config, default_host(), transport=transport)
-    async with AsyncClient(config=config, backend=backend) as client:
+    async with recording_over_http(secret_fake, path) as client:
         await client.execute_code("python", f'print("{SECRET}")')
         signatures = [r.headers["X-Signature"] for r in secret_fake.requests]
 
@@ -198,10 +203,7 @@ async def test_a_secret_only_visible_as_base64_refuses_the_save(
     secret_fake: FakeUnsandbox, tmp_path: Path
 ) -> None:
     path = tmp_path / "refused.json"
-    config = ClientConfig(base_url=secret_fake.url, languages_cache_path=False)
-    transport = CassetteTransport(path, mode="all", inner=AiohttpTransport(secret_fake.url))
-    backend = UnsandboxBackend(config, default_host(), transport=transport)
-    client = AsyncClient(config=config, backend=backend)
+    client = recording_over_http(secret_fake, path)
     # Input files travel base64-encoded, where no placeholder can replace the key.
     await client.execute_code("python", "print(1)", input_files={"key.txt": f"k={SECRET}"})
 

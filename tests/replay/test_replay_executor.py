@@ -7,7 +7,7 @@ from pathlib import Path
 
 import attrs
 import pytest
-from replay_helpers import everything, fast_config, read_json, replayer, same
+from replay_helpers import everything, fast_config, job_progress, read_json, replayer, same
 
 from un_async import (
     AsyncClient,
@@ -80,13 +80,8 @@ async def test_a_waited_job_records_its_polls_and_replays_the_final_state_at_onc
 async def test_identical_polls_replay_pending_running_completed_in_order(
     fake: FakeUnsandbox, recorder: Callable[..., AsyncClient], cassette_file: Path
 ) -> None:
-    fake.queue_delay, fake.default_duration = 100.0, 100.0
     async with recorder() as client:
-        job_id = await client.execute_async("python", "print(1)")
-        seen = [(await client.get_job(job_id)).status]
-        for _ in range(2):
-            fake.advance(100.0)
-            seen.append((await client.get_job(job_id)).status)
+        job_id, seen = await job_progress(fake, client)
     assert seen == [JobStatus.PENDING, JobStatus.RUNNING, JobStatus.COMPLETED]
 
     async with replayer(cassette_file) as client:

@@ -27,6 +27,27 @@ def concurrency_429(
     return RateLimitError(429, body, headers=headers)
 
 
+def refused_then(
+    value: int,
+    *,
+    times: int = 1,
+    active: int | None = None,
+    limit: int | None = None,
+    retry_after: str | None = None,
+) -> Callable[[], Awaitable[int]]:
+    """A submission refused with a :func:`concurrency_429` ``times`` times, then ``value``."""
+    left = times
+
+    async def submit() -> int:
+        nonlocal left
+        if left:
+            left -= 1
+            raise concurrency_429(active, limit, retry_after)
+        return value
+
+    return submit
+
+
 class Tracker:
     """Submissions that record how many executions are inside at once."""
 
@@ -79,14 +100,7 @@ async def test_max_concurrency_bounds_executions_first_come_first_served() -> No
 
 async def test_a_concurrency_429_lowers_the_limit_to_the_servers_hint_then_resubmits() -> None:
     governor, tracker = ConcurrencyGovernor(backoff_base=0.001), Tracker()
-    refused = {"left": 1}
-
-    async def submit() -> int:
-        if refused["left"]:
-            refused["left"] -= 1
-            raise concurrency_429(active=4, limit=4)
-        return 7
-
+    submit = refused_then(7, active=4, limit=4)
     release = asyncio.Event()
     running = [asyncio.create_task(tracker.run(governor, i, hold=release)) for i in range(3)]
     await asyncio.sleep(0.01)
@@ -102,14 +116,7 @@ async def test_a_concurrency_429_lowers_the_limit_to_the_servers_hint_then_resub
 
 async def test_hints_that_leave_nothing_for_this_client_still_allow_one() -> None:
     governor = ConcurrencyGovernor(backoff_base=0.001)
-    refused = {"left": 1}
-
-    async def submit() -> int:
-        if refused["left"]:
-            refused["left"] -= 1
-            raise concurrency_429(active=5, limit=5)  # all five belong to someone else
-        return 1
-
+    submit = refused_then(1, active=5, limit=5)  # all five belong to someone else
     assert await Tracker().run(governor, 0, submit=submit) == 1
     assert governor.limit == 2.0  # lowered to 1, then +1/1 for the finished execution
 
@@ -139,14 +146,7 @@ async def test_without_hints_the_limit_halves_and_then_recovers_additively() -> 
     tracker = Tracker()
     holders = [asyncio.create_task(tracker.run(governor, i, hold=0.05)) for i in range(6)]
     await asyncio.sleep(0.01)
-    refused = {"left": 1}
-
-    async def submit() -> int:
-        if refused["left"]:
-            refused["left"] -= 1
-            raise concurrency_429()
-        return 0
-
+    submit = refused_then(0)
     await tracker.run(governor, 100, submit=submit)
     await asyncio.gather(*holders)
     lowered = governor.limit
@@ -159,14 +159,7 @@ async def test_without_hints_the_limit_halves_and_then_recovers_additively() -> 
 
 async def test_retry_after_on_a_concurrency_429_is_capped() -> None:
     governor = ConcurrencyGovernor(retry_after_cap=0.01)
-    refused = {"left": 2}
-
-    async def submit() -> int:
-        if refused["left"]:
-            refused["left"] -= 1
-            raise concurrency_429(retry_after="3600")
-        return 1
-
+    submit = refused_then(1, times=2, retry_after="3600")
     async with asyncio.timeout(5):
         assert await Tracker().run(governor, 0, submit=submit) == 1
 

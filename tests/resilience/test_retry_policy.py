@@ -135,24 +135,25 @@ async def test_connection_dropped_after_the_request_was_received_never_creates_a
     assert [job.code for job in fake.jobs.values()] == ["print('once')"]
 
 
-async def test_truncated_reply_to_execute_is_not_resent(
-    fake: FakeUnsandbox, make_client: MakeClient
+@pytest.mark.parametrize(
+    ("fault", "jobs_created"),
+    [
+        pytest.param(Fault.truncated_body, 1, id="truncated-reply"),
+        # Not re-sent either: the client cannot tell this reset from one after reading.
+        pytest.param(Fault.reset_before_read, 0, id="reset-before-reading"),
+    ],
+)
+async def test_execute_is_not_resent_after_a_broken_connection(
+    fake: FakeUnsandbox,
+    make_client: MakeClient,
+    fault: Callable[..., Fault],
+    jobs_created: int,
 ) -> None:
-    fake.inject(Fault.truncated_body(method="POST", path="/execute"))
+    fake.inject(fault(method="POST", path="/execute"))
     with pytest.raises(TransportError):
         await make_client(fake, retry=GENEROUS).execute_code("python", "print(1)")
     assert fake.count_requests("POST", "/execute") == 1
-    assert len(fake.jobs) == 1
-
-
-async def test_reset_before_reading_is_not_resent_either_because_the_client_cannot_tell(
-    fake: FakeUnsandbox, make_client: MakeClient
-) -> None:
-    fake.inject(Fault.reset_before_read(method="POST", path="/execute"))
-    with pytest.raises(TransportError):
-        await make_client(fake, retry=GENEROUS).execute_code("python", "print(1)")
-    assert fake.count_requests("POST", "/execute") == 1
-    assert not fake.jobs
+    assert len(fake.jobs) == jobs_created
 
 
 @pytest.mark.parametrize("status", [500, 502, 504])

@@ -3,6 +3,14 @@
 A backend turns model objects into work: the unsandbox backend speaks HTTP, the replay
 backend reads a cassette. The client owns waiting, deadlines and credentials; an executor
 performs single operations and raises :mod:`un_async.core.errors` exceptions.
+
+Two optional members are honoured when a backend has them:
+
+* ``requires_credentials: bool`` — when False and the caller gave no keys, the client
+  passes placeholder credentials instead of resolving real ones (replay from a cassette);
+* ``async list_job_states(credentials) -> Mapping[job_id, Mapping]`` — one cheap listing
+  of the account's jobs and their wire status, used by shared polling instead of
+  :meth:`Executor.list_jobs`.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from un_async.backends.replay.codec import decode_error, encode_error, value_cod
 from un_async.backends.replay.errors import CassetteFormatError
 from un_async.backends.replay.matching import operation_request, submit_request
 from un_async.backends.replay.modes import Latency, RecordMode
+from un_async.backends.replay.recorder import CassetteRecorder
 from un_async.backends.replay.redaction import SecretSet
 from un_async.backends.replay.session import CassetteSession
 from un_async.core.credentials import Credentials
@@ -51,7 +52,7 @@ def _elapsed(started: float) -> float:
     return round(time.perf_counter() - started, 6)
 
 
-class RecordingExecutor:
+class RecordingExecutor(CassetteRecorder[Executor]):
     """Wraps ``inner`` (any :class:`~un_async.core.executor.Executor`) and records it.
 
     ``target`` is a :class:`CassetteSession`, a file path (recorded in mode ``all``) or
@@ -228,25 +229,6 @@ class RecordingExecutor:
     ) -> Record:
         call = self.inner.delete_snapshot(credentials, snapshot_id, sudo=sudo)
         return await self._simple(credentials, call, "delete_snapshot", snapshot_id=snapshot_id)
-
-    def save(self) -> bool:
-        """Write the cassette now (see :meth:`CassetteSession.save`)."""
-        return self.session.save()
-
-    def discard(self) -> None:
-        """Forget unsaved recordings; nothing will be written."""
-        self.session.discard()
-
-    async def aclose(self) -> None:
-        """Close the inner executor, then save (unless ``save_on_close=False``)."""
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            await self.inner.aclose()
-        finally:
-            if self.save_on_close:
-                self.session.save()
 
 
 def _timing(started: float) -> dict[str, float]:

@@ -23,6 +23,7 @@ from un_async.backends.replay.cassette import Interaction
 from un_async.backends.replay.errors import CassetteFormatError, SignatureMismatchError
 from un_async.backends.replay.matching import decode_body, encode_body, http_request
 from un_async.backends.replay.modes import Latency, RecordMode
+from un_async.backends.replay.recorder import CassetteRecorder
 from un_async.backends.replay.redaction import SecretSet
 from un_async.backends.replay.session import CassetteSession
 from un_async.backends.unsandbox.transport import HttpRequest, HttpResponse, Transport
@@ -66,7 +67,7 @@ def verify_signature(request: HttpRequest, credentials: Credentials) -> None:
         )
 
 
-class CassetteTransport:
+class CassetteTransport(CassetteRecorder[Transport | None]):
     """Records through ``inner`` and/or replays from a cassette, per the record mode.
 
     ``cassette`` is a :class:`CassetteSession` or a file path (opened in ``mode``).
@@ -182,23 +183,3 @@ class CassetteTransport:
             )
         )
         return response
-
-    def save(self) -> bool:
-        """Write the cassette now (see :meth:`CassetteSession.save`)."""
-        return self.session.save()
-
-    def discard(self) -> None:
-        """Forget unsaved recordings; nothing will be written."""
-        self.session.discard()
-
-    async def aclose(self) -> None:
-        """Close the inner transport, then save (unless ``save_on_close=False``)."""
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            if self.inner is not None:
-                await self.inner.aclose()
-        finally:
-            if self.save_on_close:
-                self.session.save()
