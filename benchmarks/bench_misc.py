@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 import statistics
 import subprocess
@@ -12,12 +11,13 @@ import time
 from typing import Any
 
 from un_async import AsyncClient, ClientConfig
+from un_async.backends.replay import RecordingExecutor, ReplayExecutor
+from un_async.backends.unsandbox import UnsandboxBackend
 from un_async.core.plugins import default_host
 from un_async.testing import TEST_PUBLIC_KEY, TEST_SECRET_KEY
 
-__all__ = ["REPLAY_MODULE", "import_times", "run_replay"]
+__all__ = ["import_times", "run_replay"]
 
-REPLAY_MODULE = "un_async.backends.replay"
 KEYS = {"public_key": TEST_PUBLIC_KEY, "secret_key": TEST_SECRET_KEY}
 
 
@@ -25,34 +25,27 @@ async def run_replay(
     url: str, *, programs: int, executions: int, concurrency: int
 ) -> dict[str, Any]:
     """Record ``programs`` executions against the fake server, then replay ``executions``
-    of them (latency ``none``, ``concurrency`` at a time) and time the replay."""
-    if importlib.util.find_spec(REPLAY_MODULE) is None:
-        return {"available": False, "reason": "replay backend not present"}
-    try:
-        from un_async.backends.replay import RecordingExecutor, ReplayExecutor
-        from un_async.backends.unsandbox import UnsandboxBackend
+    of them (latency ``none``, ``concurrency`` at a time) and time the replay. Errors
+    propagate: a broken replay backend fails the benchmark run (and its smoke test)."""
+    config = ClientConfig(base_url=url, languages_cache_path=False)
+    recorder = RecordingExecutor(
+        UnsandboxBackend(config, default_host()), None, save_on_close=False
+    )
+    codes = [f"print({i})" for i in range(programs)]
+    async with AsyncClient(backend=recorder, languages_cache_path=False, **KEYS) as client:
+        for code in codes:
+            await client.execute_code("python", code)
+    replay = ReplayExecutor(recorder.cassette, latency="none", repeat=True)
+    async with AsyncClient(backend=replay, languages_cache_path=False, **KEYS) as client:
+        slots = asyncio.Semaphore(concurrency)
 
-        config = ClientConfig(base_url=url, languages_cache_path=False)
-        recorder = RecordingExecutor(
-            UnsandboxBackend(config, default_host()), None, save_on_close=False
-        )
-        codes = [f"print({i})" for i in range(programs)]
-        async with AsyncClient(backend=recorder, languages_cache_path=False, **KEYS) as client:
-            for code in codes:
-                await client.execute_code("python", code)
-        replay = ReplayExecutor(recorder.cassette, latency="none", repeat=True)
-        async with AsyncClient(backend=replay, languages_cache_path=False, **KEYS) as client:
-            slots = asyncio.Semaphore(concurrency)
+        async def one(index: int) -> None:
+            async with slots:
+                await client.execute_code("python", codes[index % programs])
 
-            async def one(index: int) -> None:
-                async with slots:
-                    await client.execute_code("python", codes[index % programs])
-
-            started = time.perf_counter()
-            await asyncio.gather(*(one(i) for i in range(executions)))
-            wall = time.perf_counter() - started
-    except Exception as exc:  # the backend is being built; report instead of failing
-        return {"available": False, "reason": f"replay backend failed: {exc!r}"[:200]}
+        started = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(executions)))
+        wall = time.perf_counter() - started
     return {
         "available": True,
         "executions": executions,

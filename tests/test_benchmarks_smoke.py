@@ -1,4 +1,5 @@
-"""The benchmark harness runs end to end at a tiny size (numbers are not checked)."""
+"""The benchmark harness runs end to end at a tiny size (numbers are only checked to be
+there and positive)."""
 
 from __future__ import annotations
 
@@ -48,6 +49,10 @@ def test_tiny_run_produces_every_section(bench: ModuleType) -> None:
     assert results["jobs"]["shared"]["completed"] == 4
     assert results["memory"]["shared"]["waits"] == 8
     assert len(results["targets"]) == 8
+    replay = results["replay"]
+    assert replay["available"] is True, replay
+    assert replay["executions"] == 6
+    assert replay["executions_per_s"] > 0
     report = bench.render(results)
     assert "### Targets" in report
     assert "c=64" in report  # target rows name their concurrency even when not measured

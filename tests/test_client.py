@@ -18,10 +18,10 @@ import pytest
 from support import run_python_cleanly
 from un_async import (
     AsyncClient,
+    ClientClosedError,
     ExecutionResult,
     JobStatus,
     JobTimeoutError,
-    TransportError,
     ValidationError,
     execute_code,
     get_default_client,
@@ -468,8 +468,10 @@ async def test_aclose_is_idempotent_and_final(fake: FakeUnsandbox) -> None:
     await client.aclose()
     await client.aclose()
     assert client.closed
-    with pytest.raises(TransportError, match="closed"):
+    requests = fake.request_count
+    with pytest.raises(ClientClosedError, match="closed"):
         await client.list_jobs()
+    assert fake.request_count == requests  # refused at once, never retried
 
 
 async def test_default_client_is_per_loop(fake_env: FakeUnsandbox) -> None:

@@ -393,3 +393,12 @@ def test_parsed_file_repr_hides_keys(dirs) -> None:
 
 def test_missing_file_reads_as_none(dirs) -> None:
     assert read_accounts_file(dirs[0] / "nope" / "accounts.csv") is None
+
+
+@pytest.mark.parametrize("bad", ["pk\r\nX-Evil: 1", "pk\x00", "pk with space", "clé"])
+def test_keys_with_control_or_non_ascii_characters_are_credentials_errors(bad: str) -> None:
+    with pytest.raises(CredentialsError) as caught:
+        Credentials(bad, "unsb-sk-fine")
+    assert bad not in str(caught.value)
+    with pytest.raises(CredentialsError):
+        Credentials("unsb-pk-fine", bad)

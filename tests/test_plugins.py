@@ -11,6 +11,7 @@ import pytest
 from un_async.core import hookspecs
 from un_async.core.credentials import CredentialContext, Credentials
 from un_async.core.errors import ConfigurationError, CredentialsError
+from un_async.core.events import ExecutionEvent
 from un_async.core.hookspecs import HOOK_NAMES, RegisterCredentialProvider, hookimpl
 from un_async.core.plugins import PluginHost
 from un_async.core.resolve import resolve_credentials
@@ -183,3 +184,41 @@ def test_every_hook_name_is_callable_on_the_host() -> None:
     host = PluginHost(load_entry_points=False)
     for name in HOOK_NAMES:
         assert hasattr(host.manager.hook, name)
+
+
+class _EventLog:
+    """An ``execution_event`` observer that keeps what it saw."""
+
+    def __init__(self) -> None:
+        self.events: list[ExecutionEvent] = []
+
+    @hookimpl
+    def execution_event(self, event: ExecutionEvent) -> None:
+        self.events.append(event)
+
+
+async def test_observers_see_submissions_retries_and_failures() -> None:
+    from un_async import AsyncClient, NotFoundError, RetryPolicy
+    from un_async.testing import TEST_PUBLIC_KEY, TEST_SECRET_KEY, FakeUnsandbox, Fault
+
+    observer = _EventLog()
+    host = PluginHost(load_entry_points=False, plugins=[observer])
+    async with FakeUnsandbox(mode="sync") as fake:
+        fake.inject(Fault.status(503, method="POST", path="/execute", times=2))
+        async with AsyncClient(
+            base_url=fake.url,
+            public_key=TEST_PUBLIC_KEY,
+            secret_key=TEST_SECRET_KEY,
+            plugins=host,
+            retry=RetryPolicy(base_delay=0.01, max_delay=0.02),
+        ) as client:
+            result = await client.execute_code("python", "print('observed')")
+            fake.inject(Fault.status(404, method="POST", path="/execute"))
+            with pytest.raises(NotFoundError):
+                await client.execute_code("python", "print('missing')")
+    kinds = [event.kind for event in observer.events]
+    assert kinds.count("retry") == 2
+    assert {event.detail["status"] for event in observer.events if event.kind == "retry"} == {503}
+    assert ("finished", result.job_id) in [(e.kind, e.job_id) for e in observer.events]
+    failed = [event for event in observer.events if event.kind == "failed"]
+    assert [event.detail["error"] for event in failed] == ["NotFoundError"]

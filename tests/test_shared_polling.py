@@ -14,12 +14,13 @@ import pytest
 
 from un_async import (
     AsyncClient,
+    ClientClosedError,
     ClientConfig,
     ExecutionResult,
     JobLostError,
     JobStatus,
     JobTimeoutError,
-    TransportError,
+    NotFoundError,
 )
 from un_async.core.credentials import Credentials
 from un_async.core.errors import ServerError
@@ -30,6 +31,8 @@ from un_async.testing import TEST_PUBLIC_KEY, TEST_SECRET_KEY, FakeUnsandbox, Fa
 KEYS = {"public_key": TEST_PUBLIC_KEY, "secret_key": TEST_SECRET_KEY}
 FAST = (0.02, 0.03, 0.05)
 JOBS = 3
+QUICK = 5.0
+"""Seconds within which failure scenarios must end: half the default 404 grace (10 s)."""
 
 
 @pytest.fixture
@@ -152,6 +155,74 @@ async def test_transient_failures_are_ridden_out(
     assert [r.stdout for r in results] == ["fine\n"] * JOBS
 
 
+async def test_restart_while_waiting_loses_the_jobs_quickly(
+    client: AsyncClient, job_fake: FakeUnsandbox
+) -> None:
+    job_fake.script("python", "long", duration=30)
+    job_ids = await start(client, "long")
+    waits = asyncio.ensure_future(wait_all(client, job_ids))
+    await asyncio.sleep(0.2)  # every job has been seen running
+    loop = asyncio.get_running_loop()
+    restarted = loop.time()
+    job_fake.inject(Fault.restart(errors=1))  # one 503, then every job 404s
+    errors = await waits
+    assert loop.time() - restarted < QUICK
+    # Waits whose poll (or listing) got the 503 report a lost job; the others see a job
+    # they had seen answer 404, which is final at once.
+    assert all(isinstance(e, JobLostError | NotFoundError) for e in errors), errors
+    assert any(isinstance(e, JobLostError) for e in errors)
+
+
+@pytest.mark.parametrize("listing_only", [True, False])
+async def test_a_run_of_5xx_then_recovery_is_ridden_out(
+    client: AsyncClient, job_fake: FakeUnsandbox, listing_only: bool
+) -> None:
+    job_fake.script("python", "ok", stdout="back\n", duration=0.3)
+    job_ids = await start(client, "ok")
+    # Listing only: longer than max_transient_errors (10); the jobs' own polls still work.
+    times = 15 if listing_only else 8
+    job_fake.inject(Fault.status(503, method="GET", path="/jobs", exact=listing_only, times=times))
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    results = await wait_all(client, job_ids)
+    assert [getattr(r, "stdout", r) for r in results] == ["back\n"] * JOBS
+    assert loop.time() - started < QUICK
+
+
+async def test_retry_after_holds_the_next_poll(
+    client: AsyncClient, job_fake: FakeUnsandbox
+) -> None:
+    job_fake.script("python", "ok", stdout="later\n", duration=0.1)
+    job_ids = await start(client, "ok")
+    job_fake.inject(Fault.rate_limited(retry_after=1, method="GET", path="/jobs"))
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    results = await wait_all(client, job_ids)
+    assert [getattr(r, "stdout", r) for r in results] == ["later\n"] * JOBS
+    assert loop.time() - started < QUICK
+    polls = [r for r in job_fake.requests if r.method == "GET" and r.path.startswith("/jobs")]
+    [limited] = [i for i, r in enumerate(polls) if r.fault is not None]
+    # A 429 on a listing holds the account's next tick; on a job's poll, that job's.
+    held_path = polls[limited].path
+    assert (held_path == "/jobs") is client.config.shared_polling
+    after = [r for r in polls[limited + 1 :] if held_path == "/jobs" or r.path == held_path]
+    assert after
+    assert after[0].time - polls[limited].time >= 0.9
+
+
+async def test_retry_after_is_capped_by_the_deadline(
+    client: AsyncClient, job_fake: FakeUnsandbox
+) -> None:
+    job_fake.script("python", "long", duration=30)
+    job_ids = await start(client, "long")
+    job_fake.inject(Fault.rate_limited(retry_after=60, method="GET", path="/jobs", times=None))
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    errors = await wait_all(client, job_ids, timeout=0.5)
+    assert all(isinstance(e, JobTimeoutError) for e in errors), errors
+    assert loop.time() - started < QUICK
+
+
 # -- what only the shared waiter does -------------------------------------------------------
 
 
@@ -199,16 +270,17 @@ async def test_missing_listing_falls_back_to_per_job(job_fake: FakeUnsandbox) ->
     assert job_fake.count_requests("GET", "/jobs") <= MAX_LISTINGS
 
 
-async def test_close_fails_pending_waits(job_fake: FakeUnsandbox) -> None:
+@pytest.mark.parametrize("shared", [False, True])
+async def test_close_fails_pending_waits(job_fake: FakeUnsandbox, shared: bool) -> None:
     job_fake.script("python", "long", duration=30)
-    client = make_client(job_fake, shared=True)
+    client = make_client(job_fake, shared=shared)
     job_ids = await start(client, "long")
     waits = asyncio.ensure_future(wait_all(client, job_ids))
     await asyncio.sleep(0.1)
     await client.aclose()
     errors = await waits
-    assert all(isinstance(e, TransportError) for e in errors)
-    with pytest.raises(TransportError, match="closed"):
+    assert all(isinstance(e, ClientClosedError) for e in errors)
+    with pytest.raises(ClientClosedError, match="closed"):
         await client.wait_for_job(job_ids[0])
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,20 @@ def test_an_unserialisable_value_writes_nothing(tmp_path: Path) -> None:
         save_cassette(Cassette(level="http", interactions=[broken]), folder / "c.json")
 
     assert list(folder.iterdir()) == []
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX permission bits")
+def test_a_new_cassette_is_0644_and_a_replaced_one_keeps_its_mode(tmp_path: Path) -> None:
+    path = tmp_path / "cassettes" / "c.json"
+    previous = os.umask(0o077)  # the mode is set exactly, whatever the umask
+    try:
+        save_cassette(Cassette(level="http"), path)
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+    path.chmod(0o600)
+    save_cassette(Cassette(level="http", interactions=[http_interaction(b"x", "t")]), path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert len(load_cassette(path).interactions) == 1
+    assert [p.name for p in path.parent.iterdir()] == ["c.json"]

@@ -16,8 +16,8 @@ import pytest
 from un_async import AsyncClient, ClientConfig, JobStatus
 from un_async.backends.replay import CassetteTransport, ReplayExecutor
 from un_async.testing import TEST_PUBLIC_KEY, TEST_SECRET_KEY, FakeUnsandbox
-from un_async.testing.pytest_plugin import CassetteBinding
 from un_async.testing.record_examples import DEAD_URL
+from un_async_pytest import CassetteBinding
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import tomllib
+from importlib.metadata import entry_points
+from pathlib import Path
 
 import pytest
+
+import un_async_pytest
+from un_async.backends.replay import Latency, RecordMode
+from un_async.core.errors import ConfigurationError
 
 pytest_plugins = ["pytester"]
 
@@ -172,3 +181,95 @@ def test_the_cassette_directory_is_configurable(suite: pytest.Pytester) -> None:
 def test_the_plugin_is_registered_and_documented(suite: pytest.Pytester) -> None:
     run(suite, "--markers").stdout.fnmatch_lines(["@pytest.mark.un_async_cassette(name):*"])
     run(suite, "--help").stdout.fnmatch_lines(["*--un-async-record-mode=*"])
+
+
+# -- inertness: loading the plugin imports neither un_async nor aiohttp ------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = ("un_async", "aiohttp")
+
+
+def plugin_arguments() -> list[str]:
+    """Load the plugin as installed; an install made before the plugin moved to
+    ``un_async_pytest`` still names the old module, so name the new one explicitly."""
+    installed = {ep.name: ep.value for ep in entry_points(group="pytest11")}
+    if installed.get("un_async") == "un_async_pytest":
+        return []
+    return ["-p", "no:un_async", "-p", "un_async_pytest"]
+
+
+def test_the_entry_point_names_the_light_module() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert project["project"]["entry-points"]["pytest11"] == {"un_async": "un_async_pytest"}
+    assert project["tool"]["setuptools"]["package-data"]["un_async_pytest"] == ["py.typed"]
+
+
+def test_importing_the_plugin_imports_nothing_heavy() -> None:
+    code = (
+        "import sys, un_async_pytest\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "[]"
+
+
+def test_a_session_that_uses_no_fixture_imports_nothing_heavy(pytester: pytest.Pytester) -> None:
+    pytester.makeini(INI + "un_async_replay_latency = scaled:0.5\n")  # validated, lightly
+    pytester.makepyfile(
+        test_light=f"""
+        import sys
+
+        def test_light(request):
+            assert request.config.getoption("un_async_record_mode") == "new_episodes"
+            loaded = sorted(m for m in sys.modules if m.split(".")[0] in {HEAVY!r})
+            assert loaded == []
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        *plugin_arguments(),
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:hypothesispytest",
+        "-p",
+        "no:pytest_cov",
+        "--un-async-record-mode=new_episodes",
+    )
+    result.assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize("value", ["none", "ONCE", " new-episodes ", "all", "", "onec", "al"])
+def test_the_light_record_mode_check_agrees_with_record_mode_parse(value: str) -> None:
+    expected: str | None = None
+    try:
+        RecordMode.parse(value)
+    except ConfigurationError as exc:
+        expected = str(exc)
+    assert un_async_pytest._record_mode_problem(value) == expected
+    assert {mode.value for mode in RecordMode} == set(un_async_pytest.MODES)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "none",
+        "",
+        "Recorded",
+        "scaled:0",
+        "scaled:2.5",
+        "scaled:-1",
+        "scaled:x",
+        "scaled:inf",
+        "fast",
+        "2",
+    ],
+)
+def test_the_light_latency_check_agrees_with_latency_parse(value: str) -> None:
+    expected: str | None = None
+    try:
+        Latency.parse(value)
+    except ConfigurationError as exc:
+        expected = str(exc)
+    assert un_async_pytest._latency_problem(value) == expected

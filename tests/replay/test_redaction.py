@@ -19,6 +19,7 @@ from un_async.backends.replay import (
     SecretSet,
 )
 from un_async.backends.unsandbox import AiohttpTransport, UnsandboxBackend
+from un_async.backends.unsandbox.requester import NOTE_CREDENTIALS
 from un_async.core.credentials import Credentials
 from un_async.core.plugins import default_host
 from un_async.testing import FakeUnsandbox
@@ -213,3 +214,43 @@ async def test_a_secret_only_visible_as_base64_refuses_the_save(
     assert SECRET not in str(caught.value)
     assert caught.value.labels == ("UNSANDBOX_SECRET_KEY (base64)",)
     assert names_in(tmp_path, "*refused*") == []
+
+
+async def test_keys_from_accounts_csv_are_redacted_from_an_http_recording(
+    fake: FakeUnsandbox, isolated_environment: Path, tmp_path: Path
+) -> None:
+    """The keys come from ``~/.unsandbox/accounts.csv``, not the environment, so only the
+    requester can tell the transport the secret key (it is never sent)."""
+    fake.add_account(PUBLIC, SECRET)
+    accounts = isolated_environment / ".unsandbox" / "accounts.csv"
+    accounts.parent.mkdir()
+    accounts.write_text(f"{PUBLIC},{SECRET}\n")
+    accounts.chmod(0o600)
+    path = tmp_path / "accounts.http.json"
+    code = f'print("{SECRET}")'
+
+    async with recording_over_http(fake, path) as client:
+        result = await client.execute_code("python", code, env={"KEY": SECRET})
+        assert result.stdout == f"{SECRET}\n"
+    assert fake.requests[0].headers["Authorization"] == f"Bearer {PUBLIC}"
+
+    text = assert_no_secret_in(path)
+    (exchange,) = json.loads(text)["interactions"]
+    request = exchange["request"]["body"]["json"]
+    assert request["code"] == 'print("<UNSANDBOX_SECRET_KEY>")'
+    assert request["env"] == {"KEY": "<UNSANDBOX_SECRET_KEY>"}
+    assert exchange["response"]["body"]["json"]["stdout"] == "<UNSANDBOX_SECRET_KEY>\n"
+
+    # Replaying with the same account matches: the live request is scrubbed alike.
+    replay = CassetteTransport(path, credentials=Credentials(PUBLIC, SECRET))
+    config = ClientConfig(base_url=fake.url, languages_cache_path=False)
+    backend = UnsandboxBackend(config, default_host(), transport=replay)
+    requests_seen = fake.request_count
+    async with AsyncClient(config=config, backend=backend) as client:
+        replayed = await client.execute_code("python", code, env={"KEY": SECRET})
+    assert replayed.stdout == "<UNSANDBOX_SECRET_KEY>\n"
+    assert fake.request_count == requests_seen
+
+
+def test_the_cassette_transport_implements_the_requesters_credentials_hook() -> None:
+    assert callable(getattr(CassetteTransport, NOTE_CREDENTIALS))

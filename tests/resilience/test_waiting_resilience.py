@@ -21,7 +21,7 @@ from un_async.core.errors import (
     TransportError,
 )
 from un_async.core.models import ExecutionResult, JobStatus
-from un_async.core.waiting import WaitPolicy, poll_until_final
+from un_async.core.waiting import PollHealth, WaitPolicy, poll_until_final
 from un_async.testing import FakeUnsandbox, Fault
 
 FAST = WaitPolicy(schedule=(0.001,), jitter=0.0, not_found_grace=5.0, max_transient_errors=3)
@@ -101,6 +101,68 @@ async def test_a_404_after_a_transient_failure_means_the_job_was_lost(first: Exc
 async def test_other_errors_end_the_wait_at_once() -> None:
     with pytest.raises(AuthenticationError):
         await wait([RUNNING, AuthenticationError(401, {"error": "unauthorized"}), DONE])
+
+
+def rate_limited(retry_after: str | None) -> RateLimitError:
+    headers = {} if retry_after is None else {"Retry-After": retry_after}
+    return RateLimitError(429, {"error": "rate_limit_exceeded"}, headers=headers)
+
+
+async def test_a_429s_retry_after_holds_the_next_poll() -> None:
+    loop = asyncio.get_running_loop()
+    times: list[float] = []
+    steps: list[ExecutionResult | Exception] = [RUNNING, rate_limited("0.3"), DONE]
+
+    async def poll() -> ExecutionResult:
+        times.append(loop.time())
+        step = steps.pop(0)
+        if isinstance(step, Exception):
+            raise step
+        return step
+
+    assert await poll_until_final(poll, job_id="j", policy=FAST, deadline=None) == DONE
+    assert times[2] - times[1] >= 0.29
+    assert times[1] - times[0] < 0.2  # only the poll after the 429 is held
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "expected"), [("5", 5.0), ("600", 60.0), (None, 0.0), ("junk", 0.0)]
+)
+def test_hold_is_retry_after_capped(retry_after: str | None, expected: float) -> None:
+    assert WaitPolicy().hold(rate_limited(retry_after)) == expected
+    assert WaitPolicy().hold(unavailable()) == 0.0
+
+
+async def test_retry_after_is_capped_by_the_deadline() -> None:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(JobTimeoutError) as caught:
+        await poll_until_final(
+            scripted([RUNNING, rate_limited("60"), DONE]),
+            job_id="j",
+            policy=FAST,
+            deadline=started + 0.1,
+        )
+    assert loop.time() - started < 5
+    assert caught.value.last_state == RUNNING
+
+
+def test_poll_health_applies_the_give_up_rules() -> None:
+    policy = WaitPolicy(not_found_grace=10.0, max_transient_errors=2)
+    health = PollHealth(policy, "j", started=0.0)
+    missing = not_found()
+    assert health.on_not_found(missing, now=1.0) is None  # registration race
+    assert health.on_not_found(missing, now=10.0) is missing  # grace ran out
+    health.on_success()
+    assert health.on_not_found(missing, now=1.0) is missing  # seen, then gone
+    assert health.on_not_found(missing, now=1.0, listed=True) is None  # lookup lags listing
+    failure = unavailable()
+    assert health.on_transient(failure) is None
+    assert isinstance(health.on_not_found(missing, now=1.0, listed=True), JobLostError)
+    health.on_success()  # a success in between: no longer a lost job
+    assert health.on_transient(failure) is None
+    assert health.on_transient(failure) is None
+    assert health.on_transient(failure) is failure  # the third in a row is too many
 
 
 def test_poll_delays_are_jittered_so_waits_do_not_poll_in_lock_step() -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar, cast
@@ -24,6 +24,7 @@ import attrs
 from un_async.core.config import ClientConfig
 from un_async.core.credentials import CredentialContext, Credentials
 from un_async.core.errors import (
+    ClientClosedError,
     ConfigurationError,
     CredentialsError,
     JobTimeoutError,
@@ -141,7 +142,11 @@ class AsyncClient:
         self._credentials_lock: asyncio.Lock | None = None
         self._observed = self.plugins.has_event_observers()
         self._executor = backend if isinstance(backend, Executor) else self._make_backend()
-        policy = WaitPolicy(schedule=config.poll_schedule, jitter=config.poll_jitter)
+        policy = WaitPolicy(
+            schedule=config.poll_schedule,
+            jitter=config.poll_jitter,
+            retry_after_cap=config.retry.retry_after_cap,
+        )
         self._waiter: JobWaiter = (
             SharedPollingWaiter(self._executor_poll, job_lister(self._executor), policy)
             if config.shared_polling
@@ -203,7 +208,11 @@ class AsyncClient:
             return
         self._closed = True
         if self._background:
-            await asyncio.gather(*self._background, return_exceptions=True)
+            # Pending cancellations and abandoned submissions get a bounded time to settle.
+            _, late = await asyncio.wait(set(self._background), timeout=ABANDON_CANCEL_TIMEOUT)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
         await self._waiter.aclose()
         await self._executor.aclose()
 
@@ -229,7 +238,7 @@ class AsyncClient:
 
     async def _resolve(self, public_key: str | None, secret_key: str | None) -> Credentials:
         if self._closed:  # fail at once: retrying cannot reopen a closed client
-            raise TransportError("the client is closed", request_sent=False)
+            raise ClientClosedError("the client is closed")
         if public_key is None and secret_key is None:
             if not getattr(self._executor, "requires_credentials", True):
                 return NO_CREDENTIALS  # e.g. replay from a cassette
@@ -310,15 +319,21 @@ class AsyncClient:
                 return cached
         deadline = self._deadline(timeout)
         cancel = self.config.cancel_on_abandon if cancel_on_timeout is None else cancel_on_timeout
-        async with self._governor.execution(
-            lambda: self._submit(credentials, request, wait=True, deadline=deadline),
-            deadline=deadline,
-        ) as result:
-            if not result.is_final:
-                assert result.job_id is not None
-                result = await self._wait_or_abandon(
-                    credentials, result.job_id, deadline, result, cancel
-                )
+        try:
+            async with self._governor.execution(
+                lambda: self._submit(
+                    credentials, request, wait=True, deadline=deadline, cancel=cancel
+                ),
+                deadline=deadline,
+            ) as result:
+                if not result.is_final:
+                    assert result.job_id is not None
+                    result = await self._wait_or_abandon(
+                        credentials, result.job_id, deadline, result, cancel
+                    )
+        except Exception as exc:
+            self._emit("failed", None, error=type(exc).__name__)
+            raise
         self._emit("finished", result.job_id, status=result.status.value)
         if self._result_cache is not None and result.is_final:
             await self._result_cache.put(request, result)
@@ -378,7 +393,9 @@ class AsyncClient:
         )
         await self._check_language(request.language)
         credentials = await self._resolve(public_key, secret_key)
-        result = await self._submit(credentials, request, wait=False, deadline=None)
+        result = await self._submit(
+            credentials, request, wait=False, deadline=None, cancel=self.config.cancel_on_abandon
+        )
         if result.job_id is None:
             raise TransportError("the server accepted the execution but returned no job_id")
         return result.job_id
@@ -390,22 +407,50 @@ class AsyncClient:
         *,
         wait: bool,
         deadline: float | None,
+        cancel: bool,
     ) -> ExecutionResult:
-        submit = self._executor.submit(credentials, request, wait=wait)
-        if deadline is None:
-            result = await submit
-        else:
-            try:
+        """Send the submission; if the caller gives up first (deadline or cancellation),
+        the request is left to finish in the background and, when ``cancel``, the job it
+        reports is cancelled — a submission that may have reached the server is never
+        simply forgotten."""
+        submission = asyncio.get_running_loop().create_task(
+            self._executor.submit(credentials, request, wait=wait)
+        )
+        try:
+            if deadline is None:
+                result = await asyncio.shield(submission)
+            else:
                 async with asyncio.timeout_at(deadline):
-                    result = await submit
-            except TimeoutError as exc:
-                if isinstance(exc, JobTimeoutError):
-                    raise
-                raise JobTimeoutError(
-                    "the execution was not accepted before the deadline"
-                ) from None
+                    result = await asyncio.shield(submission)
+        except TimeoutError as exc:
+            if isinstance(exc, JobTimeoutError):
+                raise
+            self._abandon_submission(credentials, submission, cancel)
+            what = "it will be cancelled if the server reports a job" if cancel else "it may run"
+            raise JobTimeoutError(
+                f"no reply to the submission before the deadline; {what}"
+            ) from None
+        except asyncio.CancelledError:
+            self._abandon_submission(credentials, submission, cancel)
+            raise
         self._emit("submitted", result.job_id, status=result.status.value)
         return result
+
+    def _abandon_submission(
+        self,
+        credentials: Credentials,
+        submission: asyncio.Task[ExecutionResult],
+        cancel: bool,
+    ) -> None:
+        async def settle() -> None:
+            try:
+                result = await submission
+            except Exception:
+                return  # it failed: no job to clean up
+            if cancel and result.job_id is not None and not result.is_final:
+                await self._cancel_quietly(credentials, result.job_id)
+
+        self._track(settle())
 
     async def _wait_or_abandon(
         self,
@@ -426,11 +471,15 @@ class AsyncClient:
                 self._cancel_in_background(credentials, job_id)
             raise
 
-    def _cancel_in_background(self, credentials: Credentials, job_id: str) -> asyncio.Task[None]:
-        task = asyncio.get_running_loop().create_task(self._cancel_quietly(credentials, job_id))
+    def _track(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run ``work`` in the background; :meth:`aclose` waits for it (bounded)."""
+        task = asyncio.get_running_loop().create_task(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         return task
+
+    def _cancel_in_background(self, credentials: Credentials, job_id: str) -> asyncio.Task[None]:
+        return self._track(self._cancel_quietly(credentials, job_id))
 
     async def _cancel_after_timeout(self, credentials: Credentials, job_id: str) -> None:
         """Cancel the job, waiting at most :data:`ABANDON_CANCEL_GRACE` for the reply."""

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import attrs
 
+from un_async.core.errors import CredentialsError
+
 __all__ = ["CredentialContext", "Credentials", "mask_key"]
 
 
@@ -20,12 +22,29 @@ def mask_key(key: str) -> str:
     return f"{key[:12]}…" if len(key) > 12 else "…"
 
 
+def _check_key(credentials: Credentials, attribute: attrs.Attribute[str], value: object) -> None:
+    """Keys travel in HTTP headers or key an HMAC: printable ASCII without spaces only.
+
+    An empty pair is allowed: it stands for "no credentials" (offline replay).
+    """
+    if not isinstance(value, str):
+        raise CredentialsError(f"{attribute.name} must be a string")
+    if value and not (value.isascii() and value.isprintable() and " " not in value):
+        raise CredentialsError(
+            f"{attribute.name} (from {credentials.source}) contains whitespace, control or "
+            "non-ASCII characters"
+        )
+
+
 @attrs.frozen
 class Credentials:
-    """A public/secret key pair and the name of the source it came from."""
+    """A public/secret key pair and the name of the source it came from.
 
-    public_key: str = attrs.field(repr=mask_key)
-    secret_key: str = attrs.field(repr=False)
+    Keys with whitespace, control or non-ASCII characters raise :class:`CredentialsError`.
+    """
+
+    public_key: str = attrs.field(repr=mask_key, validator=_check_key)
+    secret_key: str = attrs.field(repr=False, validator=_check_key)
     source: str = "explicit"
 
     def __str__(self) -> str:

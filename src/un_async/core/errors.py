@@ -10,6 +10,7 @@ talking to the service (HTTP errors and transport failures) also derive from
     ├── ConfigurationError            bad client configuration (also ValueError)
     ├── ValidationError               bad arguments, raised before any request (also ValueError)
     ├── JobTimeoutError               a client-side deadline passed (also TimeoutError)
+    ├── ClientClosedError             the client was used after aclose() (also RuntimeError)
     ├── ServiceError                  anything from the wire (also aiohttp.ClientError)
     │   ├── TransportError            connection failed/reset, malformed reply, read timeout
     │   ├── JobLostError              the server forgot a job (5xx then 404 while polling)
@@ -39,6 +40,7 @@ __all__ = [
     "APIError",
     "AuthenticationError",
     "BadRequestError",
+    "ClientClosedError",
     "ConfigurationError",
     "ConflictError",
     "CredentialsError",
@@ -84,6 +86,10 @@ class JobTimeoutError(UnsandboxError, TimeoutError):
         super().__init__(message)
         self.job_id = job_id
         self.last_state = last_state
+
+
+class ClientClosedError(UnsandboxError, RuntimeError):
+    """The client (or its transport) was used after it was closed; never retried."""
 
 
 class ServiceError(UnsandboxError, aiohttp.ClientError):

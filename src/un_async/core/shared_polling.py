@@ -16,11 +16,15 @@ A tick's listing runs in the background, so one slow reply does not hold back th
 tick; with :data:`MAX_LISTINGS` in flight, due jobs join the newest listing (or, if that
 one has been in flight longer than the schedule's longest delay, are polled on their own).
 
-Failure handling is :func:`~un_async.core.waiting.poll_until_final`'s, per job: a 404 is
-tolerated for ``not_found_grace`` seconds until the job was first seen, a 404 after a
-transient failure raises :class:`~un_async.core.errors.JobLostError`, and more than
-``max_transient_errors`` consecutive transient failures are raised. A failing listing
-never fails a wait; it only makes that tick poll per job.
+Failure handling is per job and the same as per-job polling
+(:class:`~un_async.core.waiting.PollHealth`), a listing standing in for the polls of the
+waits it serves. A listing showing a job is a successful observation of it (though a 404
+from the job's own lookup while the listing still shows it is the registration race,
+ridden out for ``not_found_grace``). A transient listing failure is a transient failure
+of each wait it served, whose next poll is then its own ``GET /jobs/{id}`` (so a listing
+that keeps failing while jobs can be fetched fails no wait). A 429 on the listing holds
+the account's next tick for its ``Retry-After``; on a job's own poll, that job's next
+poll. Any other listing failure turns listing off for :data:`LIST_BACKOFF` seconds.
 """
 
 from __future__ import annotations
@@ -33,10 +37,10 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
 from un_async.core.credentials import Credentials
-from un_async.core.errors import JobLostError, NotFoundError, TransportError
+from un_async.core.errors import ClientClosedError, NotFoundError, RateLimitError
 from un_async.core.executor import Executor
 from un_async.core.models import ExecutionResult, JobStatus
-from un_async.core.waiting import TRANSIENT, WaitPolicy, timeout_error
+from un_async.core.waiting import TRANSIENT, PollHealth, WaitPolicy, timeout_error
 
 __all__ = ["LIST_BACKOFF", "MAX_LISTINGS", "JobLister", "SharedPollingWaiter", "job_lister"]
 
@@ -88,33 +92,33 @@ class _Wait:
     __slots__ = (
         "busy",
         "entry",
+        "fetch_next",
         "future",
+        "health",
         "index",
         "job_id",
         "last",
+        "listed",
         "next_due",
-        "seen",
-        "started",
-        "transient",
     )
 
     def __init__(
         self,
         job_id: str,
         future: asyncio.Future[ExecutionResult],
-        started: float,
+        health: PollHealth,
         first_due: float,
         last: ExecutionResult | None,
     ) -> None:
         self.job_id = job_id
         self.future = future
-        self.started = started
+        self.health = health
         self.next_due = first_due
         self.index = 0
-        self.seen = False
-        self.transient = 0
         self.last = last
         self.entry: Mapping[str, Any] | None = None  # newer than ``last`` when set
+        self.listed = False  # the latest listing showed the job
+        self.fetch_next = False  # a listing failed for it: its next poll is its own
         self.busy = False
 
     def last_state(self) -> ExecutionResult | None:
@@ -148,6 +152,7 @@ class _Group:
         "credentials",
         "list_off_until",
         "listings",
+        "not_before",
         "planned",
         "task",
         "waits",
@@ -161,6 +166,7 @@ class _Group:
         self.wakeup = asyncio.Event()
         self.planned = math.inf
         self.list_off_until = -math.inf
+        self.not_before = -math.inf  # no tick before (a 429's Retry-After)
         self.listings: list[_Listing] = []  # in flight, oldest first
 
     def next_due(self) -> float:
@@ -204,12 +210,14 @@ class SharedPollingWaiter:
         last: ExecutionResult | None = None,
     ) -> ExecutionResult:
         if self._closed:
-            raise TransportError("the client is closed", request_sent=False)
+            raise ClientClosedError("the client is closed")
         loop = asyncio.get_running_loop()
         now = loop.time()
         if deadline is not None and deadline <= now:
             raise timeout_error(job_id, last)
-        wait = _Wait(job_id, loop.create_future(), now, now + self.policy.delay(0, self._rng), last)
+        health = PollHealth(self.policy, job_id, now)
+        first_due = now + self.policy.delay(0, self._rng)
+        wait = _Wait(job_id, loop.create_future(), health, first_due, last)
         group = self._join(credentials, wait)
         try:
             if deadline is None:
@@ -226,11 +234,11 @@ class SharedPollingWaiter:
                 wait.future.exception()  # retrieved: no "never retrieved" warning
 
     async def aclose(self) -> None:
-        """Fail pending waits with :class:`TransportError` and stop every ticker."""
+        """Fail pending waits with :class:`ClientClosedError` and stop every ticker."""
         self._closed = True
         for group in self._groups.values():
             for wait in group.waits:
-                wait.fail(TransportError("the client is closed", request_sent=False))
+                wait.fail(ClientClosedError("the client is closed"))
         self._groups.clear()
         tasks = list(self._tasks)  # also work of groups whose waits all ended
         for task in tasks:
@@ -255,7 +263,7 @@ class SharedPollingWaiter:
         loop = asyncio.get_running_loop()
         try:
             while group.waits:
-                group.planned = group.next_due()
+                group.planned = max(group.next_due(), group.not_before)
                 delay = group.planned - loop.time()
                 if delay > 0:
                     group.wakeup.clear()
@@ -291,7 +299,11 @@ class SharedPollingWaiter:
         for wait in list(group.waits):
             if wait.future.done():  # its caller left (deadline, cancellation)
                 group.waits.pop(wait, None)
-            elif not wait.busy and wait.next_due <= horizon:
+            elif wait.busy or wait.next_due > horizon:
+                continue
+            elif wait.fetch_next:  # its last listing failed: poll it on its own
+                self._fetch(group, wait, loop)
+            else:
                 due.append(wait)
         if not due:
             return
@@ -316,26 +328,45 @@ class SharedPollingWaiter:
         try:
             found = await self._list(group.credentials)
         except TRANSIENT as exc:
-            log.debug("job listing failed (%s); polling jobs one by one", exc)
+            log.debug("job listing failed (%s); next polls one by one", exc)
+            self._listing_failed(group, listing, exc, loop)
+            return
         except Exception as exc:  # e.g. no such endpoint: stop listing for a while
             group.list_off_until = listing.started + LIST_BACKOFF
             log.info("job listing unavailable (%s); polling jobs one by one", exc)
-        finally:
-            group.listings.remove(listing)
-        if found is None:
             for wait in listing.due:
                 if not wait.busy and not wait.future.done():
                     self._fetch(group, wait, loop)
             return
+        finally:
+            group.listings.remove(listing)
         due = {id(wait) for wait in listing.due}
         for wait in list(group.waits):
             if wait.busy or wait.future.done():
                 continue
             entry = found.get(wait.job_id)
+            wait.listed = entry is not None
             if entry is not None and JobStatus.parse(entry.get("status")) in _STILL_RUNNING:
-                wait.entry = entry  # a sighting; only the job's own reply counts as seen
+                wait.entry, wait.fetch_next = entry, False
+                wait.health.on_success()
             elif entry is not None or id(wait) in due:
                 self._fetch(group, wait, loop)  # finished, unclassifiable, or not listed
+
+    def _listing_failed(
+        self, group: _Group, listing: _Listing, exc: Exception, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        """A transient listing failure counts as one for each wait the listing served."""
+        for wait in listing.due:
+            if wait.busy or wait.future.done():
+                continue
+            error = wait.health.on_transient(exc)
+            if error is not None:
+                wait.fail(error)
+            wait.fetch_next = not isinstance(exc, RateLimitError)  # a 429: list, but later
+        hold = self.policy.hold(exc)
+        if hold > 0:
+            group.not_before = max(group.not_before, loop.time() + hold)
+            group.wakeup.set()  # re-plan
 
     def _advance(self, wait: _Wait, until: float) -> None:
         while wait.next_due <= until:
@@ -353,32 +384,28 @@ class SharedPollingWaiter:
         self._spawn(self._fetch_one(group, wait, loop))
 
     async def _fetch_one(self, group: _Group, wait: _Wait, loop: asyncio.AbstractEventLoop) -> None:
-        policy = self.policy
+        hold = 0.0
+        error: Exception | None = None
         try:
             state = await self._poll(group.credentials, wait.job_id)
         except NotFoundError as exc:
-            if wait.transient:
-                wait.fail(
-                    JobLostError(
-                        f"job {wait.job_id} was lost: the server failed, "
-                        "then no longer knew the job",
-                        job_id=wait.job_id,
-                    )
-                )
-            elif wait.seen or loop.time() - wait.started >= policy.not_found_grace:
-                wait.fail(exc)
+            error = wait.health.on_not_found(exc, loop.time(), listed=wait.listed)
         except TRANSIENT as exc:
-            wait.transient += 1
-            if wait.transient > policy.max_transient_errors:
-                wait.fail(exc)
+            error = wait.health.on_transient(exc)
+            hold = self.policy.hold(exc)
         except Exception as exc:
-            wait.fail(exc)
+            error = exc
         else:
-            wait.transient, wait.seen, wait.last, wait.entry = 0, True, state, None
+            wait.health.on_success()
+            wait.last, wait.entry = state, None
             if state.is_final:
                 wait.resolve(state)
         finally:
             wait.busy = False
-            self._advance(wait, loop.time())
+            now = loop.time()
+            self._advance(wait, now)
+            wait.next_due = max(wait.next_due, now + hold)
             if wait.next_due < group.planned:
                 group.wakeup.set()
+        if error is not None:
+            wait.fail(error)

@@ -6,16 +6,20 @@ The per-job waiter polls ``GET /jobs/{id}`` on the seed's schedule (300, 450, 70
 
 * a 404 for a job it has not yet seen (the registration race), for ``not_found_grace``
   seconds;
-* up to ``max_transient_errors`` consecutive 5xx, 408, 429 or transport failures.
+* up to ``max_transient_errors`` consecutive 5xx, 408, 429 or transport failures; after
+  a 429 the next poll waits at least its ``Retry-After`` (at most ``retry_after_cap``).
 
-A 404 that follows a transient failure means the server restarted and lost the job
-(spec §4.2): that raises :class:`~un_async.core.errors.JobLostError`. A passed deadline
-raises :class:`~un_async.core.errors.JobTimeoutError` carrying the last state seen.
+A 404 that follows a transient failure, with no successful observation in between, means
+the server restarted and lost the job (spec §4.2): that raises
+:class:`~un_async.core.errors.JobLostError`. A passed deadline raises
+:class:`~un_async.core.errors.JobTimeoutError` carrying the last state seen.
+:class:`PollHealth` holds these rules for every waiter.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 from collections.abc import Awaitable, Callable
 from typing import Protocol
@@ -35,7 +39,7 @@ from un_async.core.errors import (
 )
 from un_async.core.models import ExecutionResult
 
-__all__ = ["JobWaiter", "PerJobWaiter", "WaitPolicy", "poll_until_final"]
+__all__ = ["JobWaiter", "PerJobWaiter", "PollHealth", "WaitPolicy", "poll_until_final"]
 
 TRANSIENT = (ServerError, RateLimitError, RequestTimeoutError, TransportError)
 
@@ -48,6 +52,7 @@ class WaitPolicy:
     jitter: float = 0.1
     not_found_grace: float = 10.0
     max_transient_errors: int = 10
+    retry_after_cap: float = 60.0
 
     def delay(self, index: int, rng: random.Random) -> float:
         """Seconds to sleep before poll number ``index`` (0-based)."""
@@ -55,6 +60,53 @@ class WaitPolicy:
         if self.jitter <= 0:
             return base
         return base * rng.uniform(1.0 - self.jitter, 1.0 + self.jitter)
+
+    def hold(self, error: BaseException) -> float:
+        """Seconds the next poll must wait after ``error``: a 429's ``Retry-After``
+        (capped at ``retry_after_cap``), else 0."""
+        if isinstance(error, RateLimitError) and error.retry_after is not None:
+            return min(error.retry_after, self.retry_after_cap)
+        return 0.0
+
+
+class PollHealth:
+    """The give-up rules of one wait (see the module doc), shared by both waiters.
+
+    Feed it every observation of the job. ``on_transient`` and ``on_not_found`` return
+    the error that ends the wait, or ``None`` to keep polling.
+    """
+
+    __slots__ = ("job_id", "policy", "seen", "started", "transient")
+
+    def __init__(self, policy: WaitPolicy, job_id: str, started: float) -> None:
+        self.policy = policy
+        self.job_id = job_id
+        self.started = started
+        self.seen = False
+        self.transient = 0  # consecutive transient failures
+
+    def on_success(self) -> None:
+        """The server reported the job: its own reply, or a listing showing it."""
+        self.seen, self.transient = True, 0
+
+    def on_transient(self, error: Exception) -> Exception | None:
+        """A 5xx, 408, 429 or transport failure; ``error`` once there were too many."""
+        self.transient += 1
+        return error if self.transient > self.policy.max_transient_errors else None
+
+    def on_not_found(
+        self, error: NotFoundError, now: float, *, listed: bool = False
+    ) -> Exception | None:
+        """A 404 for the job. ``listed``: the latest listing shows the job, so a sighting
+        there does not make the 404 final (the lookup lags: registration race)."""
+        if self.transient:
+            return JobLostError(
+                f"job {self.job_id} was lost: the server failed, then no longer knew the job",
+                job_id=self.job_id,
+            )
+        if (self.seen and not listed) or now - self.started >= self.policy.not_found_grace:
+            return error
+        return None
 
 
 class JobWaiter(Protocol):
@@ -96,17 +148,19 @@ async def poll_until_final(
     """Call ``poll`` on the policy's schedule until the job is final (see module doc)."""
     loop = asyncio.get_running_loop()
     rng = rng or _RNG
-    started = loop.time()
-    seen = False
-    transient = 0
-    for index in range(1 << 62):
-        delay = policy.delay(index, rng)
+    health = PollHealth(policy, job_id, loop.time())
+    hold = 0.0  # a 429's Retry-After: the least time until the next poll
+    for index in itertools.count():
+        delay = max(policy.delay(index, rng), hold)
         if deadline is not None:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise timeout_error(job_id, last)
             delay = min(delay, remaining)
         await asyncio.sleep(delay)
+        hold = 0.0
+        if deadline is not None and loop.time() >= deadline:
+            raise timeout_error(job_id, last)
         try:
             if deadline is None:
                 state = await poll()
@@ -117,22 +171,19 @@ async def poll_until_final(
             if isinstance(exc, JobTimeoutError) or deadline is None or loop.time() < deadline:
                 raise
             raise timeout_error(job_id, last) from None
-        except NotFoundError:
-            if transient:
-                raise JobLostError(
-                    f"job {job_id} was lost: the server failed, then no longer knew the job",
-                    job_id=job_id,
-                ) from None
-            if seen or loop.time() - started >= policy.not_found_grace:
+        except NotFoundError as exc:
+            error = health.on_not_found(exc, loop.time())
+            if error is exc:
                 raise
+            if error is not None:
+                raise error from None
             continue
-        except TRANSIENT:
-            transient += 1
-            if transient > policy.max_transient_errors:
+        except TRANSIENT as exc:
+            if health.on_transient(exc) is not None:
                 raise
+            hold = policy.hold(exc)
             continue
-        transient = 0
-        seen = True
+        health.on_success()
         last = state
         if state.is_final:
             return state

@@ -10,13 +10,10 @@ plus ``os.replace``) with mode 0600. Cache problems are logged, never raised.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import logging
 import math
-import os
-import tempfile
 import threading
 import time
 from collections import OrderedDict
@@ -24,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from un_async.core.config import ClientConfig
+from un_async.core.files import write_atomic
 from un_async.core.hookspecs import LanguagesCache, ResultCache, hookimpl
 from un_async.core.models import ExecutionRequest, ExecutionResult
 
@@ -86,7 +84,9 @@ class FileLanguagesCache:
         """Write ``languages`` with the current time, atomically; failures are logged."""
         try:
             payload = json.dumps({"languages": list(languages), "timestamp": int(self._clock())})
-            await asyncio.to_thread(_write_atomic, self.path, payload.encode())
+            await asyncio.to_thread(
+                write_atomic, self.path, payload.encode(), mode=0o600, dir_mode=0o700
+            )
         except (OSError, TypeError, ValueError) as exc:
             _LOG.warning("could not write languages cache %s: %s", self.path, exc)
 
@@ -120,24 +120,6 @@ def _read_small(path: Path) -> bytes | None:
         _LOG.debug("languages cache %s is too large", path)
         return None
     return data
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` via a 0600 temporary file in the same directory."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            if hasattr(os, "fchmod"):
-                os.fchmod(handle.fileno(), 0o600)
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp_name)
-        raise
 
 
 def request_digest(request: ExecutionRequest) -> str:

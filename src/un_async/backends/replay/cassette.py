@@ -14,12 +14,9 @@ always either the old complete file or the new complete file.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import platform
-import stat
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -29,6 +26,7 @@ import attrs
 from un_async._version import __version__
 from un_async.backends.replay.errors import CassetteFormatError, SecretLeakError
 from un_async.backends.replay.redaction import Redactor, SecretSet
+from un_async.core.files import existing_mode, write_atomic
 
 __all__ = [
     "FORMAT",
@@ -39,7 +37,6 @@ __all__ = [
     "Level",
     "load_cassette",
     "save_cassette",
-    "write_atomic",
 ]
 
 FORMAT = "un-async-cassette"
@@ -199,35 +196,5 @@ def save_cassette(
             "Remove the secret from the program's input or output.",
             labels=leaks,
         )
-    write_atomic(Path(path), text)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary sibling file and ``os.replace``.
-
-    The file keeps the permissions of the file it replaces (new files: ``0o644``).
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        mode = stat.S_IMODE(path.stat().st_mode)
-    except FileNotFoundError:
-        mode = 0o644
-    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, then replaced
-        "w",
-        encoding="utf-8",
-        dir=path.parent,
-        prefix=f".{path.name}.",
-        suffix=".tmp",
-        delete=False,
-    )
-    try:
-        with handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(handle.name, mode)
-        os.replace(handle.name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(handle.name)
-        raise
+    # A replaced cassette keeps its permissions; a new one is created 0644.
+    write_atomic(path, text, mode=existing_mode(path, 0o644))

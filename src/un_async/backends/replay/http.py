@@ -16,12 +16,11 @@ import hmac
 import os
 import time
 from asyncio import sleep
-from collections.abc import Mapping
 from typing import Any
 
 from un_async.backends.replay.cassette import Interaction
 from un_async.backends.replay.errors import CassetteFormatError, SignatureMismatchError
-from un_async.backends.replay.matching import decode_body, encode_body, http_request
+from un_async.backends.replay.matching import decode_body, encode_body, header, http_request
 from un_async.backends.replay.modes import Latency, RecordMode
 from un_async.backends.replay.recorder import CassetteRecorder
 from un_async.backends.replay.redaction import SecretSet
@@ -34,29 +33,21 @@ from un_async.plugins.signing import signature
 __all__ = ["CassetteTransport", "verify_signature"]
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    wanted = name.lower()
-    for key, value in headers.items():
-        if key.lower() == wanted:
-            return value
-    return None
-
-
 def verify_signature(request: HttpRequest, credentials: Credentials) -> None:
     """Raise :class:`SignatureMismatchError` unless ``request`` is correctly signed with
     ``credentials`` over its exact body bytes (spec §2.2)."""
     where = f"{request.method} {request.path}"
-    if _header(request.headers, "Authorization") != f"Bearer {credentials.public_key}":
+    if header(request.headers, "Authorization") != f"Bearer {credentials.public_key}":
         raise SignatureMismatchError(
             f"{where}: Authorization does not carry the replay public key",
             reason="authorization",
         )
-    stamp = _header(request.headers, "X-Timestamp")
+    stamp = header(request.headers, "X-Timestamp")
     if stamp is None or not stamp.isascii() or not stamp.isdigit():
         raise SignatureMismatchError(
             f"{where}: X-Timestamp is missing or not whole seconds", reason="timestamp"
         )
-    sent = _header(request.headers, "X-Signature") or ""
+    sent = header(request.headers, "X-Signature") or ""
     expected = signature(credentials.secret_key, stamp, request.method, request.path, request.body)
     if not hmac.compare_digest(sent, expected):
         raise SignatureMismatchError(
@@ -123,11 +114,23 @@ class CassetteTransport(CassetteRecorder[Transport | None]):
                 raise self.session.miss(normalised)
         return await self._record(request, normalised)
 
+    def note_credentials(self, credentials: Credentials) -> None:
+        """Remember both keys of ``credentials`` as secrets to redact.
+
+        The unsandbox backend's requester calls this optional hook (its name is
+        ``un_async.backends.unsandbox.requester.NOTE_CREDENTIALS``) before the first request
+        it signs with ``credentials``, so the secret key, which never appears in a request,
+        is redacted too.
+        """
+        self.session.secrets.add_credentials(credentials)
+
     def _learn_secrets(self, request: HttpRequest) -> None:
-        bearer = _header(request.headers, "Authorization") or ""
+        # Requests sent by other callers than the requester still teach the public key
+        # and the signatures; only note_credentials() can teach the secret key.
+        bearer = header(request.headers, "Authorization") or ""
         if bearer.startswith("Bearer "):
             self.session.secrets.add("UNSANDBOX_PUBLIC_KEY", bearer.removeprefix("Bearer "))
-        self.session.secrets.add_signature(_header(request.headers, "X-Signature"))
+        self.session.secrets.add_signature(header(request.headers, "X-Signature"))
 
     async def _replay(self, interaction: Interaction) -> HttpResponse:
         delay = self.latency.delay(float(interaction.timing.get("elapsed", 0.0)))
@@ -172,7 +175,7 @@ class CassetteTransport(CassetteRecorder[Transport | None]):
             raise
         headers = {str(k): str(v) for k, v in response.headers.items()}
         stored: dict[str, Any] = {"status": response.status, "headers": headers}
-        body = encode_body(response.body, _header(headers, "content-type"))
+        body = encode_body(response.body, header(headers, "content-type"))
         if body is not None:
             stored["body"] = body
         self.session.add(

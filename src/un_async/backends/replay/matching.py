@@ -35,6 +35,7 @@ __all__ = [
     "decode_body",
     "differences",
     "encode_body",
+    "header",
     "http_request",
     "match_fields",
     "operation_request",
@@ -90,7 +91,7 @@ def http_request(request: HttpRequest) -> dict[str, Any]:
         "query": sorted([str(key), str(value)] for key, value in request.query),
         "headers": dict(request.headers),
     }
-    body = encode_body(request.body, _header(request.headers, "content-type"))
+    body = encode_body(request.body, header(request.headers, "content-type"))
     if body is not None:
         normalised["body"] = body
     return normalised
@@ -166,9 +167,11 @@ def differences(recorded: Any, actual: Any, prefix: str = "") -> list[str]:
     return [] if recorded == actual else [prefix or "(request)"]
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """The value of header ``name`` in ``headers``, compared case-insensitively."""
+    wanted = name.lower()
     for key, value in headers.items():
-        if key.lower() == name:
+        if key.lower() == wanted:
             return value
     return None
 

@@ -64,7 +64,7 @@ class UnsandboxBackend:
     @classmethod
     def from_config(cls, config: ClientConfig, host: PluginHost) -> UnsandboxBackend:
         """The backend factory registered under the name ``unsandbox``."""
-        return cls(config, host)
+        return cls(config, host, on_event=host.emit if host.has_event_observers() else None)
 
     def __repr__(self) -> str:
         return f"UnsandboxBackend({self.config.base_url!r})"

@@ -35,9 +35,14 @@ from un_async.core.executor import SudoCallback
 from un_async.core.hookspecs import Signer
 from un_async.core.retry import RetryPolicy
 
-__all__ = ["Reply", "SignedRequester"]
+__all__ = ["NOTE_CREDENTIALS", "Reply", "SignedRequester"]
 
 log = logging.getLogger("un_async")
+
+NOTE_CREDENTIALS = "note_credentials"
+"""Optional transport hook: ``transport.note_credentials(credentials)`` is called before a
+request signed with credentials the transport has not been shown yet (the cassette
+recorder uses it to redact both keys)."""
 
 
 @attrs.frozen
@@ -100,6 +105,10 @@ class SignedRequester:
         self._on_event = on_event
         self._sleep = sleep
         self._rng = rng or random.Random()
+        self._note_credentials: Callable[[Credentials], object] | None = getattr(
+            transport, NOTE_CREDENTIALS, None
+        )
+        self._noted: Credentials | None = None
 
     def timestamp(self) -> int:
         """Unix seconds, corrected by the learned server clock offset."""
@@ -119,6 +128,9 @@ class SignedRequester:
         retry: bool = True,
     ) -> Reply:
         """Perform one API call and return its 2xx reply, or raise a typed error."""
+        if self._note_credentials is not None and credentials is not self._noted:
+            self._note_credentials(credentials)
+            self._noted = credentials
         started = time.monotonic()
         attempt = 1
         extra: dict[str, str] = {}

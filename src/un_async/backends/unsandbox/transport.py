@@ -18,7 +18,7 @@ import attrs
 from yarl import URL
 
 from un_async._version import __version__
-from un_async.core.errors import TransportError
+from un_async.core.errors import ClientClosedError, TransportError
 
 __all__ = ["AiohttpTransport", "HttpRequest", "HttpResponse", "Transport", "default_user_agent"]
 
@@ -102,7 +102,7 @@ class AiohttpTransport:
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._closed:
-            raise TransportError("the client is closed", request_sent=False)
+            raise ClientClosedError("the client is closed")
         session = self._session
         if session is None or session.closed:
             connector = aiohttp.TCPConnector(
@@ -147,32 +147,41 @@ class AiohttpTransport:
                 if declared is not None and declared <= self._max_bytes:
                     body = await response.read()  # the usual case, without another coroutine
                 else:
-                    body = await self._read_body(response)
+                    body = await self._read_unbounded(response, declared)
                 return HttpResponse(status=response.status, headers=response.headers, body=body)
-        except aiohttp.ClientConnectorError as exc:
-            raise TransportError(
-                f"cannot connect to {self._base}: {exc.os_error or exc}", request_sent=False
-            ) from exc
-        except aiohttp.ConnectionTimeoutError as exc:
-            raise TransportError(
+        except TransportError:
+            raise
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            error = self._translate(exc, request.timeout or self._read_timeout)
+        # Raised outside the handler on purpose: aiohttp's exceptions carry the request
+        # (signature and public key included) in their repr, so none is chained.
+        raise error
+
+    def _translate(self, exc: BaseException, read_timeout: float) -> TransportError:
+        """The :class:`TransportError` for an aiohttp/socket failure (message only)."""
+        kind = type(exc).__name__
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            reason = exc.os_error.strerror or kind
+            return TransportError(f"cannot connect to {self._base}: {reason}", request_sent=False)
+        if isinstance(exc, aiohttp.ConnectionTimeoutError):
+            return TransportError(
                 f"no connection to {self._base} within {self._connect_timeout:g} s",
                 request_sent=False,
-            ) from exc
-        except aiohttp.ServerDisconnectedError as exc:
-            raise TransportError("server closed the connection without answering") from exc
-        except (aiohttp.ClientPayloadError, aiohttp.ClientResponseError) as exc:
-            raise TransportError(f"malformed or truncated response: {exc}") from exc
-        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise TransportError(
-                f"no response within {request.timeout or self._read_timeout:g} s"
-            ) from exc
-        except (aiohttp.ClientError, OSError) as exc:
-            raise TransportError(f"connection failed: {type(exc).__name__}: {exc}") from exc
+            )
+        if isinstance(exc, aiohttp.ServerDisconnectedError):
+            return TransportError("server closed the connection without answering")
+        if isinstance(exc, aiohttp.ClientResponseError):
+            return TransportError(f"malformed response ({kind}: {exc.message})")
+        if isinstance(exc, aiohttp.ClientPayloadError):
+            return TransportError(f"malformed or truncated response ({kind}: {exc})")
+        if isinstance(exc, TimeoutError):
+            return TransportError(f"no response within {read_timeout:g} s")
+        return TransportError(f"connection failed ({kind}: {exc})")
 
-    async def _read_body(self, response: aiohttp.ClientResponse) -> bytes:
-        declared = response.content_length
-        if declared is not None and declared <= self._max_bytes:
-            return await response.read()
+    async def _read_unbounded(
+        self, response: aiohttp.ClientResponse, declared: int | None
+    ) -> bytes:
+        """Read a body without a usable Content-Length, up to the size limit."""
         if declared is not None:
             raise TransportError(
                 f"response of {declared} bytes exceeds the {self._max_bytes}-byte limit"

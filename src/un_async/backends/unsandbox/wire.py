@@ -1,11 +1,13 @@
-"""Wire format <-> models, through a private cattrs converter.
+"""Wire format <-> models.
 
-The server's field names are not fully pinned down (spec §4.3): timing arrives as
-``execution_time_ms``, ``duration_ms``, ``total_time_ms`` or ``execution_time``; input
-files as ``content`` or ``content_base64``. Replies are normalised to one canonical
-shape before structuring, and the original object is kept as ``raw``. The production
-converter ignores unknown keys; ``strict=True`` (used by tests) rejects keys this module
-does not know, so protocol drift shows up as a failing test.
+Requests are unstructured to wire dicts by a private cattrs converter (unset options
+omitted, input files base64-encoded). Replies are built into models by hand, on the
+polling hot path: the server's field names are not fully pinned down (spec §4.3) —
+timing arrives as ``execution_time_ms``, ``duration_ms``, ``total_time_ms`` or
+``execution_time``; artifacts as ``content_base64`` or ``content`` — so each reply is
+normalised to the model's fields and the original object is kept as ``raw``. Unknown
+keys are ignored; ``strict=True`` (used by tests) rejects keys this module does not
+know, so protocol drift shows up as a failing test.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import cattrs
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from cattrs.gen import make_dict_unstructure_fn, override
 
 from un_async.core.errors import TransportError
 from un_async.core.models import (
@@ -137,13 +139,7 @@ class WireCodec:
 
     def __init__(self, *, strict: bool = False) -> None:
         self.strict = strict
-        self._converter = cattrs.Converter(forbid_extra_keys=strict)
-        self._converter.register_structure_hook(JobStatus, lambda value, _: JobStatus.parse(value))
-        self._converter.register_structure_hook(Artifact, lambda value, _: _artifact(value))
-        # Results are Mappings, so cattrs must be told to build them as attrs classes.
-        self._converter.register_structure_hook(
-            ExecutionResult, make_dict_structure_fn(ExecutionResult, self._converter)
-        )
+        self._converter = cattrs.Converter()
         self._converter.register_unstructure_hook(
             InputFile,
             lambda item: {
