@@ -33,7 +33,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
 from typing import TypeVar
 
-from un_async.core.errors import JobTimeoutError, RateLimitError
+from un_async.core.errors import ConfigurationError, JobTimeoutError, RateLimitError
 
 __all__ = ["ConcurrencyGovernor", "owns_concurrency_retries"]
 
@@ -67,9 +67,9 @@ class ConcurrencyGovernor:
         rng: random.Random | None = None,
     ) -> None:
         if max_concurrency is not None and max_concurrency < 1:
-            raise ValueError("max_concurrency must be at least 1")
+            raise ConfigurationError("max_concurrency must be at least 1")
         if not 0.0 < decrease < 1.0:
-            raise ValueError("decrease must be between 0 and 1")
+            raise ConfigurationError("decrease must be between 0 and 1")
         self.max_concurrency = max_concurrency
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
