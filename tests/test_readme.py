@@ -1,9 +1,14 @@
-"""Every Python example in README.md runs as written (against the fake server)."""
+"""Every Python example in README.md runs as written and prints what it promises.
+
+The examples run against the fake server (``fake_env``); where the fake's program
+emulation cannot compute a program's output, the test scripts it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,6 +18,38 @@ from un_async.testing import FakeUnsandbox
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.DOTALL)
+CLIENT_PROGRAM = "import os; print(open('data.txt').read(), os.environ['GREETING'])"
+
+
+def _script_client_example(fake: FakeUnsandbox) -> None:
+    fake.script("python", CLIENT_PROGRAM, stdout="payload hi\n", artifacts={"out.txt": b"x"})
+
+
+def _script_squares(fake: FakeUnsandbox) -> None:
+    for n in range(20):
+        fake.script("python", f"print({n} * {n})", stdout=f"{n * n}\n")
+
+
+def _no_script(fake: FakeUnsandbox) -> None:
+    return None
+
+
+# A marker found in the block's source -> (set-up of the fake, text its output must contain).
+EXPECTED: dict[str, tuple[Callable[[FakeUnsandbox], None], str]] = {
+    'print("Hello World")': (_no_script, "Hello World\n"),
+    "Job started": (_no_script, "completed Job started"),
+    "console.log('JavaScript')": (_no_script, "javascript JavaScript"),
+    CLIENT_PROGRAM: (_script_client_example, "Artifact(filename='out.txt'"),
+    "execute_many(": (_script_squares, "19 361"),
+    'sync.execute_code("python", "print(42)")': (_no_script, "42"),
+    'fake.script("python", "print(6 * 7)"': (_no_script, "42\n 2"),
+}
+
+
+def _expectation(source: str) -> tuple[Callable[[FakeUnsandbox], None], str] | None:
+    found = [value for marker, value in EXPECTED.items() if marker in source]
+    assert len(found) <= 1, "ambiguous README markers"
+    return found[0] if found else None
 
 
 def test_readme_has_examples() -> None:
@@ -23,14 +60,18 @@ def test_readme_has_examples() -> None:
 async def test_readme_example_runs(
     source: str, fake_env: FakeUnsandbox, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    runs_something = "asyncio.run(" in source or "from un_async import sync" in source
+    expectation = _expectation(source)
+    assert runs_something == (expectation is not None), "add the example to EXPECTED"
+    if expectation is not None:
+        expectation[0](fake_env)
     requests_before = fake_env.request_count
     code = compile(source, str(README), "exec")
     # Examples call asyncio.run() or block, so run them in a thread of their own.
     await asyncio.to_thread(exec, code, {"__name__": "__readme__"})
     sync.close()
     output = capsys.readouterr().out
-    runs_something = "asyncio.run(" in source or "from un_async import sync" in source
-    if runs_something:
-        assert output.strip(), "the example printed nothing"
+    if expectation is not None:
+        assert expectation[1] in output
         if "FakeUnsandbox(" not in source:  # otherwise it talks to a server of its own
             assert fake_env.request_count > requests_before

@@ -3,7 +3,7 @@
 Inert unless used: it only adds options, a marker and fixtures. It is a top-level package,
 outside the ``un_async`` package, so that loading it into every pytest session of an
 environment imports neither ``un_async`` nor ``aiohttp``; the SDK is imported by the
-fixtures, when a test uses one. (``un_async.testing.pytest_plugin`` re-exports it.)
+fixtures, when a test uses one.
 
 * ``un_async_client`` — an :class:`~un_async.AsyncClient` on an execution-level cassette
   (needs pytest-asyncio); ``un_async_http_client`` — the unsandbox backend over an
