@@ -10,6 +10,9 @@ result being in the caller's hands. Requests are counted by the server.
 ``run_memory``: ``waits`` concurrent ``wait_for_job`` calls on long-running jobs;
 tracemalloc's peak over a window covering the first polls, minus the traced memory
 before the waits started, per wait.
+
+``run_single_wait``: the client CPU of one ``wait_for_job`` (nothing else waiting) of a
+job that completes after three polls, with shared and with per-job polling.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from un_async.core.hookspecs import hookimpl
 from un_async.core.plugins import PluginHost
 from un_async.testing import SPEC_DURATIONS, TEST_PUBLIC_KEY, TEST_SECRET_KEY
 
-__all__ = ["run_completion", "run_memory"]
+__all__ = ["SINGLE_WAIT_STEP", "run_completion", "run_memory", "run_single_wait"]
 
 KEYS = {"public_key": TEST_PUBLIC_KEY, "secret_key": TEST_SECRET_KEY}
 LANGUAGES = sorted(SPEC_DURATIONS)
@@ -136,3 +139,62 @@ async def run_memory(url: str, *, shared: bool, waits: int, window: float) -> di
         "peak_bytes_per_wait": (peak - baseline) / waits,
         "end_bytes_per_wait": (current - baseline) / waits,
     }
+
+
+SINGLE_WAIT_STEP = 0.04
+"""Seconds between polls in ``run_single_wait``; the server's jobs run 2.5 steps."""
+
+
+async def run_single_wait(
+    url: str, requests_made: Callable[[], int], *, waits: int, rounds: int
+) -> dict[str, Any]:
+    """Client CPU (``time.process_time``) of one ``wait_for_job`` per waiter.
+
+    The schedule is one ``SINGLE_WAIT_STEP`` repeated, without jitter, against a server
+    whose jobs run 2.5 steps: the third poll sees the job finished. Each round runs
+    ``waits`` waits, one at a time, with each waiter in turn; only the ``wait_for_job``
+    calls are timed. Medians over every wait, and polls per wait counted by the server.
+    """
+    clients = {
+        label: AsyncClient(
+            config=ClientConfig(
+                base_url=url,
+                poll_schedule=(SINGLE_WAIT_STEP,),
+                poll_jitter=0.0,
+                shared_polling=shared,
+                languages_cache_path=False,
+            ),
+            **KEYS,
+        )
+        for label, shared in (("per_job", False), ("shared", True))
+    }
+    cpu: dict[str, list[float]] = {label: [] for label in clients}
+    polls: dict[str, int] = dict.fromkeys(clients, 0)
+    try:
+        for client in clients.values():  # warm-up: connections, languages
+            await client.wait_for_job(await client.execute_async("python", "print(1)"))
+        for _ in range(rounds):
+            for label, client in clients.items():
+                before = requests_made()
+                for _ in range(waits):
+                    job_id = await client.execute_async("python", "print(1)")
+                    started = time.process_time()
+                    await client.wait_for_job(job_id)
+                    cpu[label].append(time.process_time() - started)
+                polls[label] += requests_made() - before - waits  # minus the submissions
+    finally:
+        for client in clients.values():
+            await client.aclose()
+    results: dict[str, Any] = {
+        label: {
+            "waits": len(samples),
+            "cpu_us_median": statistics.median(samples) * 1e6,
+            "cpu_us_mean": statistics.fmean(samples) * 1e6,
+            "polls_per_wait": polls[label] / len(samples),
+        }
+        for label, samples in cpu.items()
+    }
+    results["shared_per_job_cpu"] = (
+        results["shared"]["cpu_us_median"] / results["per_job"]["cpu_us_median"]
+    )
+    return results

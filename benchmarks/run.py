@@ -6,7 +6,8 @@
 Starts the fake server (``python -m un_async.testing``) in a separate process for each
 part, prints a Markdown report with PASS/MISS per target and writes every number as
 JSON (``--json``, default ``benchmarks/results/latest.json``). Parts: ``throughput`` (a, b),
-``jobs`` (c), ``memory`` (d), ``replay`` (e), ``imports`` (f); ``--only`` picks some.
+``jobs`` (c), ``memory`` (d), ``replay`` (e), ``imports`` (f), ``single`` (g: one wait
+alone); ``--only`` picks some.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 
 import aiohttp
 import attrs
-from bench_jobs import run_completion, run_memory
+from bench_jobs import SINGLE_WAIT_STEP, run_completion, run_memory, run_single_wait
 from bench_misc import import_times, run_replay
 from bench_report import evaluate_targets, render
 from bench_server import ServerProcess, TlsFiles
@@ -36,7 +37,7 @@ import un_async
 
 __all__ = ["FULL", "PARTS", "QUICK", "Settings", "main", "run"]
 
-PARTS = ("throughput", "jobs", "memory", "replay", "imports")
+PARTS = ("throughput", "jobs", "memory", "replay", "imports", "single")
 
 
 @attrs.frozen(kw_only=True)
@@ -57,6 +58,8 @@ class Settings:
     replay_executions: int = 20_000
     replay_concurrency: int = 64
     import_repetitions: int = 21
+    single_waits: int = 30
+    single_rounds: int = 4
 
 
 FULL = Settings(quick=False)
@@ -70,6 +73,8 @@ QUICK = Settings(
     memory_per_job=False,
     replay_executions=3000,
     import_repetitions=7,
+    single_waits=20,
+    single_rounds=1,
 )
 
 
@@ -144,6 +149,17 @@ async def _replay(settings: Settings) -> dict[str, Any]:
         )
 
 
+async def _single(settings: Settings) -> dict[str, Any]:
+    duration = f"{2.5 * SINGLE_WAIT_STEP:g}"
+    with ServerProcess("--mode", "job", "--default-duration", duration) as server:
+        return await run_single_wait(
+            server.url,
+            lambda: int(server.stats()["requests"]),
+            waits=settings.single_waits,
+            rounds=settings.single_rounds,
+        )
+
+
 def run(settings: Settings, parts: Sequence[str] = PARTS, *, log: Any = None) -> dict[str, Any]:
     """Run ``parts`` and return every measurement plus the evaluated targets."""
     results: dict[str, Any] = {
@@ -168,6 +184,7 @@ def run(settings: Settings, parts: Sequence[str] = PARTS, *, log: Any = None) ->
         "memory": lambda: asyncio.run(_memory(settings)),
         "replay": lambda: asyncio.run(_replay(settings)),
         "imports": lambda: import_times(settings.import_repetitions),
+        "single": lambda: asyncio.run(_single(settings)),
     }
     for part in parts:
         started = time.perf_counter()

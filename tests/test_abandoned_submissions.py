@@ -12,11 +12,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from un_async import AsyncClient, JobTimeoutError
-from un_async.core import client as client_module
-from un_async.testing import TEST_PUBLIC_KEY, TEST_SECRET_KEY, FakeUnsandbox, Fault
+from support import KEYS, until
+from un_async import AsyncClient, ClientConfig, JobTimeoutError
+from un_async.testing import FakeUnsandbox, Fault
 
-KEYS = {"public_key": TEST_PUBLIC_KEY, "secret_key": TEST_SECRET_KEY}
 SLOW_SUBMIT = 0.6  # the server processes POST /execute only after this many seconds
 
 
@@ -45,7 +44,7 @@ async def test_cancelling_the_caller_during_submission_cancels_the_job(
 ) -> None:
     client = AsyncClient(base_url=slow_fake.url, **KEYS)
     call = asyncio.create_task(client.execute_code("python", "print('slow')"))
-    await asyncio.sleep(0.2)
+    await until(lambda: slow_fake.count_requests("POST", "/execute"))  # held for SLOW_SUBMIT
     call.cancel()
     with pytest.raises(asyncio.CancelledError):
         await call
@@ -64,17 +63,15 @@ async def test_without_cancel_on_abandon_the_job_keeps_running(slow_fake: FakeUn
     assert slow_fake.count_requests("DELETE") == 0
 
 
-async def test_close_does_not_wait_forever_for_an_abandoned_submission(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(client_module, "ABANDON_CANCEL_TIMEOUT", 0.5)
+async def test_close_does_not_wait_forever_for_an_abandoned_submission() -> None:
     async with FakeUnsandbox(mode="sync") as fake:
         fake.inject(Fault.delay(60.0, method="POST", path="/execute"))
-        client = AsyncClient(base_url=fake.url, **KEYS)
+        config = ClientConfig(base_url=fake.url, abandon_cancel_timeout=0.5)
+        client = AsyncClient(config=config, **KEYS)
         with pytest.raises(JobTimeoutError):
             await client.execute_code("python", "print(1)", timeout=0.1)
         loop = asyncio.get_running_loop()
         started = loop.time()
         await client.aclose()
-        assert loop.time() - started < 30  # bounded by ABANDON_CANCEL_TIMEOUT, not by 60 s
-        assert not client._background
+        assert loop.time() - started < 30  # bounded by abandon_cancel_timeout, not by 60 s
+        assert not client._lifecycle._background

@@ -25,6 +25,7 @@ def bench(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
     sys.modules.pop("bench_throughput", None)
 
 
+@pytest.mark.slow(reason="every benchmark part: fake servers in subprocesses, fresh interpreters")
 def test_tiny_run_produces_every_section(bench: ModuleType) -> None:
     settings = bench.Settings(
         quick=True,
@@ -41,14 +42,17 @@ def test_tiny_run_produces_every_section(bench: ModuleType) -> None:
         replay_executions=6,
         replay_concurrency=2,
         import_repetitions=1,
+        single_waits=1,
+        single_rounds=1,
     )
     results = bench.run(settings)
-    assert set(results) >= {"meta", "throughput", "jobs", "memory", "replay", "imports"}
+    assert set(results) >= {"meta", "throughput", "jobs", "memory", "replay", "imports", "single"}
     assert results["throughput"]["http"]["sdk"]["2"]["requests"] > 0
     assert results["throughput"]["https"]["baseline"]["2"]["errors"] == 0
     assert results["jobs"]["shared"]["completed"] == 4
     assert results["memory"]["shared"]["waits"] == 8
-    assert len(results["targets"]) == 8
+    assert results["single"]["shared"]["waits"] == 1
+    assert len(results["targets"]) == 9
     replay = results["replay"]
     assert replay["available"] is True, replay
     assert replay["executions"] == 6

@@ -9,16 +9,18 @@ import logging
 import random
 import textwrap
 import warnings
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from support import run_python_cleanly
+from support import KEYS, MakeClient, until
+from support import request_paths as paths
+from support.subprocesses import run_python_cleanly
 from un_async import (
     AsyncClient,
     ClientClosedError,
+    ClientConfig,
     ExecutionResult,
     JobStatus,
     JobTimeoutError,
@@ -30,34 +32,20 @@ from un_async.core.config import DEFAULT_BASE_URL, POLL_SCHEDULE
 from un_async.core.waiting import WaitPolicy
 from un_async.testing import TEST_PUBLIC_KEY, TEST_SECRET_KEY, FakeUnsandbox, Fault
 
-KEYS: dict[str, Any] = {"public_key": TEST_PUBLIC_KEY, "secret_key": TEST_SECRET_KEY}
 LONG = "import time\ntime.sleep(30)\nprint('done')"
 
 
 @pytest.fixture
-async def job_fake() -> AsyncIterator[FakeUnsandbox]:
-    """A server that answers every execution with a pending job."""
-    async with FakeUnsandbox(mode="job") as server:
-        yield server
+def job_client(job_fake: FakeUnsandbox, make_client: MakeClient) -> AsyncClient:
+    """A client of ``job_fake`` polling every 10 ms (the default schedule starts at 0.3 s)."""
+    return make_client(job_fake)
 
 
-@pytest.fixture
-async def job_client(job_fake: FakeUnsandbox) -> AsyncIterator[AsyncClient]:
-    async with AsyncClient(base_url=job_fake.url, **KEYS) as client:
-        yield client
-
-
-def paths(fake: FakeUnsandbox) -> list[tuple[str, str]]:
-    return [(r.method, r.path) for r in fake.requests]
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    """Yield to the event loop until ``condition()`` holds (at most 5 s)."""
-    for _ in range(500):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not reached")
+def fast_polling(fake: FakeUnsandbox, **fields: Any) -> AsyncClient:
+    """A client with the default settings except a 10 ms poll interval."""
+    return AsyncClient(
+        config=ClientConfig(base_url=fake.url, poll_schedule=(0.01,), **fields), **KEYS
+    )
 
 
 # -- configuration ------------------------------------------------------------------------
@@ -165,10 +153,13 @@ async def test_out_of_range_options_send_nothing(
 
 
 async def test_ttl_shorter_than_the_run_ends_in_timeout_status(
-    fake: FakeUnsandbox, client: AsyncClient
+    job_fake: FakeUnsandbox, job_client: AsyncClient
 ) -> None:
-    fake.script("python", "slow()", duration=2.0)
-    result = await client.execute_code("python", "slow()", ttl=1)
+    job_fake.script("python", "slow()", duration=2.0)
+    call = asyncio.create_task(job_client.execute_code("python", "slow()", ttl=1))
+    await until(lambda: job_fake.jobs)
+    job_fake.advance(1.5)  # the job's clock passes its 1 s ttl, not its 2 s run
+    result = await call
     assert result.status is JobStatus.TIMEOUT
     assert result.is_final
     assert result["status"] == "timeout"
@@ -188,7 +179,7 @@ async def test_synchronous_answer_needs_no_polling(fake: FakeUnsandbox) -> None:
 async def test_pending_job_is_polled_to_completion(
     job_fake: FakeUnsandbox, job_client: AsyncClient
 ) -> None:
-    job_fake.default_duration = 0.5
+    job_fake.default_duration = 0.05
     result = await job_client.execute_code("python", "print('later')")
     assert result.stdout == "later\n"
     assert result.status is JobStatus.COMPLETED
@@ -198,14 +189,15 @@ async def test_pending_job_is_polled_to_completion(
 
 
 async def test_auto_mode_answers_short_runs_directly_and_long_ones_as_jobs(
-    fake: FakeUnsandbox, client: AsyncClient
+    fake: FakeUnsandbox,
 ) -> None:
     fake.sync_threshold = 0.2
     fake.script("python", "quick()", duration=0.0, stdout="q\n")
-    fake.script("python", "slow()", duration=0.6, stdout="s\n")
-    quick, slow = await asyncio.gather(
-        client.execute_code("python", "quick()"), client.execute_code("python", "slow()")
-    )
+    fake.script("python", "slow()", duration=0.3, stdout="s\n")
+    async with fast_polling(fake) as client:
+        quick, slow = await asyncio.gather(
+            client.execute_code("python", "quick()"), client.execute_code("python", "slow()")
+        )
     assert (quick.stdout, slow.stdout) == ("q\n", "s\n")
     assert fake.count_requests("GET", f"/jobs/{quick.job_id}") == 0
     assert fake.count_requests("GET", f"/jobs/{slow.job_id}") >= 1
@@ -263,7 +255,7 @@ async def test_unknown_status_is_kept_and_waited_through(
     assert state["status"] == "queued_for_review"
     assert not state.is_final
     with pytest.raises(JobTimeoutError) as caught:
-        await job_client.wait_for_job(job_id, timeout=0.8)
+        await job_client.wait_for_job(job_id, timeout=0.2)
     last = caught.value.last_state
     assert isinstance(last, ExecutionResult)
     assert last.raw_status == "queued_for_review"
@@ -332,7 +324,7 @@ async def test_execute_timeout_cancels_the_server_job(
     job_fake: FakeUnsandbox, job_client: AsyncClient
 ) -> None:
     with pytest.raises(JobTimeoutError) as caught:
-        await job_client.execute_code("python", LONG, timeout=0.5)
+        await job_client.execute_code("python", LONG, timeout=0.2)
     exc = caught.value
     assert exc.job_id in job_fake.jobs
     assert isinstance(exc.last_state, ExecutionResult)
@@ -346,7 +338,7 @@ async def test_execute_timeout_can_leave_the_job_running(
     job_fake: FakeUnsandbox, job_client: AsyncClient
 ) -> None:
     with pytest.raises(JobTimeoutError) as caught:
-        await job_client.execute_code("python", LONG, timeout=0.4, cancel_on_timeout=False)
+        await job_client.execute_code("python", LONG, timeout=0.2, cancel_on_timeout=False)
     assert job_fake.count_requests("DELETE") == 0
     assert job_fake.job_status(str(caught.value.job_id)) == "running"
 
@@ -354,7 +346,7 @@ async def test_execute_timeout_can_leave_the_job_running(
 async def test_client_wide_opt_out_of_cancel_on_abandon(job_fake: FakeUnsandbox) -> None:
     async with AsyncClient(base_url=job_fake.url, cancel_on_abandon=False, **KEYS) as client:
         with pytest.raises(JobTimeoutError):
-            await client.execute_code("python", LONG, timeout=0.4)
+            await client.execute_code("python", LONG, timeout=0.2)
     assert job_fake.count_requests("DELETE") == 0
 
 
@@ -363,7 +355,7 @@ async def test_wait_for_job_timeout_carries_last_state(
 ) -> None:
     job_id = await job_client.execute_async("python", LONG)
     with pytest.raises(JobTimeoutError) as caught:
-        await job_client.wait_for_job(job_id, timeout=0.6)
+        await job_client.wait_for_job(job_id, timeout=0.2)
     assert caught.value.job_id == job_id
     last = caught.value.last_state
     assert isinstance(last, ExecutionResult)
@@ -379,12 +371,12 @@ async def test_wait_for_job_can_cancel_on_timeout(
 ) -> None:
     job_id = await job_client.execute_async("python", LONG)
     with pytest.raises(JobTimeoutError):
-        await job_client.wait_for_job(job_id, timeout=0.4, cancel_on_timeout=True)
+        await job_client.wait_for_job(job_id, timeout=0.2, cancel_on_timeout=True)
     assert job_fake.job_status(job_id) == "cancelled"
 
 
 async def test_client_default_deadline(job_fake: FakeUnsandbox) -> None:
-    async with AsyncClient(base_url=job_fake.url, timeout=0.4, **KEYS) as client:
+    async with AsyncClient(base_url=job_fake.url, timeout=0.2, **KEYS) as client:
         with pytest.raises(JobTimeoutError):
             await client.execute_code("python", LONG)
 
@@ -401,7 +393,7 @@ async def test_non_positive_timeout_is_rejected(
 async def test_timeout_none_waits_without_deadline(
     job_fake: FakeUnsandbox, job_client: AsyncClient
 ) -> None:
-    job_fake.default_duration = 0.4
+    job_fake.default_duration = 0.05
     result = await job_client.execute_code("python", "print('patient')", timeout=None)
     assert result.stdout == "patient\n"
 
@@ -421,7 +413,8 @@ async def test_cancelling_the_caller_cancels_the_server_job(
 
 
 async def test_cancellation_during_submit_propagates(fake: FakeUnsandbox) -> None:
-    fake.inject(Fault.delay(5.0, path="/execute"))
+    # Long enough to cancel mid-submission; closing the client waits for the rest of it.
+    fake.inject(Fault.delay(0.5, path="/execute"))
     async with AsyncClient(base_url=fake.url, **KEYS) as client:
         task = asyncio.create_task(client.execute_code("python", "print(1)"))
         await until(lambda: bool(fake.requests))
@@ -450,8 +443,8 @@ async def test_concurrent_calls(fake: FakeUnsandbox, client: AsyncClient) -> Non
 
 
 async def test_max_concurrency_keeps_under_the_server_limit() -> None:
-    async with FakeUnsandbox(mode="job", default_duration=0.3, concurrency_limit=2) as server:
-        async with AsyncClient(base_url=server.url, max_concurrency=2, **KEYS) as client:
+    async with FakeUnsandbox(mode="job", default_duration=0.05, concurrency_limit=2) as server:
+        async with fast_polling(server, max_concurrency=2) as client:
             results = await asyncio.gather(
                 *(client.execute_code("python", f"print({n})") for n in range(5))
             )
@@ -532,9 +525,12 @@ async def test_default_client_closes_after_a_cancelled_execution(
 ) -> None:
     fake_env.mode = "job"
 
+    def polling_started() -> bool:
+        return any(r.method == "GET" and r.path.startswith("/jobs") for r in fake_env.requests)
+
     async def script() -> AsyncClient:
         task = asyncio.create_task(execute_code("python", LONG))
-        await asyncio.sleep(0.5)
+        await until(polling_started)  # so it knows the job id
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

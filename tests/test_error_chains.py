@@ -14,10 +14,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from support import FAST_RETRY, KEYS
 from un_async import AsyncClient, TransportError
 from un_async.testing import TEST_PUBLIC_KEY, TEST_SECRET_KEY
-
-KEYS = {"public_key": TEST_PUBLIC_KEY, "secret_key": TEST_SECRET_KEY}
 
 
 @pytest.fixture
@@ -46,7 +45,7 @@ def _chain(error: BaseException) -> list[BaseException]:
 
 
 async def test_malformed_reply_error_has_no_chained_request(garbage_server: str) -> None:
-    async with AsyncClient(base_url=garbage_server, **KEYS) as client:
+    async with AsyncClient(base_url=garbage_server, retry=FAST_RETRY, **KEYS) as client:
         with pytest.raises(TransportError, match="malformed response") as caught:
             await client.list_jobs()
     error = caught.value

@@ -11,6 +11,7 @@ import aiohttp
 import attrs
 import pytest
 
+from support import KEYS
 from un_async import (
     APIError,
     AsyncClient,
@@ -32,9 +33,7 @@ from un_async import (
     UnsandboxError,
     ValidationError,
 )
-from un_async.testing import TEST_PUBLIC_KEY, TEST_SECRET_KEY, FakeUnsandbox, Fault
-
-KEYS: dict[str, Any] = {"public_key": TEST_PUBLIC_KEY, "secret_key": TEST_SECRET_KEY}
+from un_async.testing import TEST_PUBLIC_KEY, FakeUnsandbox, Fault
 
 
 @pytest.fixture

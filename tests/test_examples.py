@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from types import ModuleType
 
-from support import run_python_cleanly
+from support.subprocesses import run_python_cleanly
 from un_async.testing import FakeUnsandbox
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

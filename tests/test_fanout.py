@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from support import KEYS, MakeClient, until
 from un_async import (
     AsyncClient,
     BadRequestError,
-    ClientConfig,
     ExecutionOutcome,
     ExecutionRequest,
     ExecutionResult,
@@ -20,39 +20,34 @@ from un_async import (
     ValidationError,
     execute_many,
 )
-from un_async.testing import TEST_PUBLIC_KEY, TEST_SECRET_KEY, FakeUnsandbox
-
-KEYS = {"public_key": TEST_PUBLIC_KEY, "secret_key": TEST_SECRET_KEY}
-
-
-@pytest.fixture
-async def job_fake() -> AsyncIterator[FakeUnsandbox]:
-    async with FakeUnsandbox(mode="job") as server:
-        yield server
-
-
-def make_client(fake: FakeUnsandbox) -> AsyncClient:
-    config = ClientConfig(base_url=fake.url, poll_schedule=(0.02,), languages_cache_path=False)
-    return AsyncClient(config=config, **KEYS)
+from un_async.testing import FakeUnsandbox
 
 
 class Gate:
-    """A ``run`` function whose executions finish when the test releases them."""
+    """A ``run`` function whose executions finish when the test releases them; it counts
+    the executions in progress."""
 
     def __init__(self) -> None:
         self.released: dict[str, asyncio.Event] = {}
         self.running = 0
         self.most = 0
         self.cancelled: list[str] = []
+        self._changed = asyncio.Condition()
 
     def release(self, code: str) -> None:
         self.released.setdefault(code, asyncio.Event()).set()
 
+    async def until_running(self, count: int) -> None:
+        """Wait (at most 5 s) until at least ``count`` executions are in progress."""
+        async with asyncio.timeout(5), self._changed:
+            await self._changed.wait_for(lambda: self.running >= count)
+
     async def run(self, request: ExecutionRequest) -> ExecutionResult:
-        self.running += 1
-        self.most = max(self.most, self.running)
+        async with self._changed:
+            self.running += 1
+            self.most = max(self.most, self.running)
+            self._changed.notify_all()
         try:
-            await asyncio.sleep(0)  # let concurrent executions start
             await self.released.setdefault(request.code, asyncio.Event()).wait()
         except asyncio.CancelledError:
             self.cancelled.append(request.code)
@@ -78,8 +73,6 @@ async def test_outcomes_arrive_in_completion_order() -> None:
 
 async def test_concurrency_is_bounded_and_progress_reported() -> None:
     gate = Gate()
-    for code in map(str, range(10)):
-        gate.release(code)
     reports: list[tuple[int, int | None, int]] = []
     stream = ExecutionStream(
         gate.run,
@@ -87,7 +80,11 @@ async def test_concurrency_is_bounded_and_progress_reported() -> None:
         concurrency=3,
         progress=lambda done, total, outcome: reports.append((done, total, outcome.index)),
     )
-    outcomes = await stream.collect()
+    collecting = asyncio.ensure_future(stream.collect())
+    for i in range(10):  # each release waits for every slot that can be busy to be taken
+        await gate.until_running(min(3, 10 - i))
+        gate.release(str(i))
+    outcomes = await collecting
     assert [o.index for o in outcomes] == list(range(10))
     assert gate.most == 3
     assert [(done, total) for done, total, _ in reports] == [(n, 10) for n in range(1, 11)]
@@ -101,14 +98,16 @@ async def test_unsized_input_is_consumed_lazily() -> None:
     def requests() -> Iterator[tuple[str, str]]:
         for i in range(5):
             pulled.append(i)
-            gate.release(str(i))
             yield ("python", str(i))
 
     stream = ExecutionStream(gate.run, requests(), concurrency=2)
+    gate.release("0")
     first = await anext(stream)
     assert stream.total is None
     assert first.ok
     assert len(pulled) < 5
+    for i in range(1, 5):
+        gate.release(str(i))
     rest = [o async for o in stream]
     assert sorted(o.index for o in [first, *rest]) == list(range(5))
 
@@ -121,7 +120,7 @@ async def test_breaking_iterator_input_ends_the_batch() -> None:
         raise RuntimeError("no more input")
 
     async with ExecutionStream(gate.run, requests(), concurrency=4) as stream:
-        await asyncio.sleep(0.01)
+        await gate.until_running(1)
         with pytest.raises(RuntimeError, match="no more input"):
             await anext(stream)
         assert gate.cancelled == ["stuck"]
@@ -142,7 +141,7 @@ async def test_cancelling_the_consumer_cancels_pending_work() -> None:
     gate = Gate()
     stream = ExecutionStream(gate.run, [("python", c) for c in ("x", "y")])
     consumer = asyncio.ensure_future(anext(stream))
-    await asyncio.sleep(0.01)
+    await gate.until_running(2)
     consumer.cancel()
     with pytest.raises(asyncio.CancelledError):
         await consumer
@@ -188,21 +187,22 @@ async def test_per_item_errors_do_not_abort_the_batch(fake: FakeUnsandbox) -> No
     assert isinstance(outcomes[5].error, ValidationError)
 
 
-async def test_break_cancels_running_jobs_on_the_server(job_fake: FakeUnsandbox) -> None:
+async def test_break_cancels_running_jobs_on_the_server(
+    job_fake: FakeUnsandbox, make_client: MakeClient
+) -> None:
     job_fake.script("python", "quick", stdout="first\n", duration=0.3)
     job_fake.script("python", "long", duration=30)
     items = [("python", "quick")] + [("python", "long")] * 9
-    client = make_client(job_fake)
+    client = make_client(job_fake, shared_polling=False)  # per-job polls name the job ids
     async for outcome in client.execute_many(items, concurrency=4):
         first = outcome
-        for _ in range(500):  # the quick job's slot went to the next item
-            if len(job_fake.jobs) == 5:
-                break
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.1)  # ...whose job id the client now knows
+        await until(lambda: len(job_fake.jobs) == 5)  # the quick job's slot went on...
+        newest = f"/jobs/{list(job_fake.jobs)[-1]}"
+        await until(lambda path=newest: job_fake.count_requests("GET", path))  # ...and is polled
         break
-    await asyncio.sleep(0.1)  # the dropped stream's executions see their cancellation
-    await client.aclose()  # ...and the client finishes cancelling their jobs
+    # The dropped stream's executions are cancelled and cancel their jobs on the server...
+    await until(lambda: job_fake.count_requests("DELETE", "/jobs/") >= 4)
+    await client.aclose()  # ...and the client waits for those cancellations to finish
     assert first.unwrap().stdout == "first\n"
     statuses = sorted(job_fake.job_status(job_id) for job_id in job_fake.jobs)
     assert statuses == ["cancelled"] * 4 + ["completed"]

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from un_async import AsyncClient, Credentials, execute_code
+from support import KEYS
+from un_async import AsyncClient, ClientConfig, Credentials, execute_code
 from un_async.plugins.signing import HmacSigner, signature
 from un_async.testing import TEST_PUBLIC_KEY, TEST_SECRET_KEY, FakeUnsandbox, RecordedRequest
 
@@ -102,10 +103,9 @@ async def test_non_ascii_code_is_signed_as_sent(fake: FakeUnsandbox, client: Asy
 
 async def test_every_request_of_a_job_is_signed_afresh(fake: FakeUnsandbox) -> None:
     fake.mode = "job"
-    fake.default_duration = 0.8
-    async with AsyncClient(
-        base_url=fake.url, public_key=TEST_PUBLIC_KEY, secret_key=TEST_SECRET_KEY
-    ) as client:
+    fake.default_duration = 0.1  # several polls, 20 ms apart
+    config = ClientConfig(base_url=fake.url, poll_schedule=(0.02,))
+    async with AsyncClient(config=config, **KEYS) as client:
         await client.execute_code("python", "print('ü∂')", env={"GREETING": "grüß"})
         await client.list_jobs()
     polls = [r for r in fake.requests if r.method == "GET" and r.path.startswith("/jobs/")]

@@ -244,7 +244,21 @@ async def test_result_cache_roundtrip() -> None:
     assert await cache.get(request()) is None
     stored = result()
     await cache.put(request(), stored)
-    assert await cache.get(request()) is stored
+    assert await cache.get(request()) == stored
+
+
+async def test_result_cache_hands_out_copies() -> None:
+    cache = MemoryResultCache()
+    stored = result()
+    await cache.put(request(), stored)
+    stored["stdout"] = "changed after caching"
+    first = await cache.get(request())
+    assert first is not None
+    assert first.stdout == "42\n"
+    first["stdout"] = "changed by a caller"
+    second = await cache.get(request())
+    assert second is not None
+    assert second.stdout == "42\n"
 
 
 async def test_result_cache_ignores_non_final_results() -> None:

@@ -1,8 +1,11 @@
-"""Models: results read like the seed's dicts, requests validate before anything is sent."""
+"""Models: replies are dicts with typed attributes, requests validate before anything is sent."""
 
 from __future__ import annotations
 
 import base64
+import copy
+import json
+import pickle
 from typing import Any
 
 import attrs
@@ -49,7 +52,28 @@ def test_result_reads_like_the_seed_dict() -> None:
     assert result.get("stderr") == ""
     assert result.get("no_such_key") is None
     assert result.get("no_such_key", "fallback") == "fallback"
-    assert dict(result) == {**SEED_SUCCESS, "id": "job_abc123"}
+    assert dict(result) == {
+        **SEED_SUCCESS,
+        "id": "job_abc123",
+        "reason": None,
+        "truncated": False,
+        "isolation": None,
+    }
+
+
+def test_result_is_a_dict_of_what_the_server_sent_plus_documented_defaults() -> None:
+    body = {"job_id": "j1", "status": "completed", "stdout": "hi\n", "exit_code": 0, "x": [1]}
+    result = result_of(dict(body))
+    assert isinstance(result, dict)
+    assert dict(result) == {**ExecutionResult.DEFAULTS, **body, "id": "j1"}
+    assert json.loads(json.dumps(result)) == dict(result)
+    duplicate = result.copy()
+    assert isinstance(duplicate, ExecutionResult)
+    assert duplicate == result
+    assert duplicate is not result
+    plain = result.to_dict()
+    assert type(plain) is dict
+    assert plain == result
 
 
 def test_result_attributes_are_typed() -> None:
@@ -60,17 +84,85 @@ def test_result_attributes_are_typed() -> None:
     assert result.duration_ms == 234
     assert result.is_final
     assert result.success
+    assert result.reason is None
+    assert result.truncated is False
+    assert result.isolation is None
 
 
-def test_result_is_read_only() -> None:
+def test_mutating_a_result_changes_its_attributes_too() -> None:
     result = result_of(SEED_SUCCESS)
-    with pytest.raises(TypeError):
-        result["stdout"] = "changed"  # type: ignore[index]
-    with pytest.raises(attrs.exceptions.FrozenInstanceError):
-        result.stdout = "changed"  # type: ignore[misc]
-    copy = result.to_dict()
-    copy["stdout"] = "changed"
-    assert result["stdout"] == "output text\n"
+    result["stdout"] = "changed"
+    result["status"] = "failed"
+    del result["exit_code"]
+    assert result.stdout == "changed"
+    assert result.status is JobStatus.FAILED
+    assert result.exit_code is None
+    assert not result.success
+    with pytest.raises(AttributeError):
+        result.stdout = "attribute"  # type: ignore[misc]
+    assert result["stdout"] == "changed"
+
+
+def test_copies_are_independent() -> None:
+    result = result_of(SEED_SUCCESS)
+    duplicate = result.copy()
+    duplicate["stdout"] = "other"
+    assert result.stdout == "output text\n"
+    assert duplicate.stdout == "other"
+
+
+def test_results_survive_pickle_and_deepcopy() -> None:
+    blob = base64.b64encode(b"data").decode()
+    body = {"job_id": "j", "status": "completed", "artifacts": [{"filename": "f", "content": blob}]}
+    result = result_of(body)
+    assert result.artifacts[0].content == b"data"
+    for clone in (pickle.loads(pickle.dumps(result)), copy.deepcopy(result)):
+        assert type(clone) is ExecutionResult
+        assert clone == result
+        assert clone.artifacts == result.artifacts
+
+
+def test_local_backend_fields_are_keys_and_attributes() -> None:
+    isolation = {"level": "namespaces", "network": False, "warnings": []}
+    result = ExecutionResult(
+        job_id="local-1",
+        status=JobStatus.COMPLETED,
+        stdout="x" * 10,
+        exit_code=137,
+        reason="memory",
+        truncated=True,
+        isolation=isolation,
+    )
+    assert result.reason == result["reason"] == "memory"
+    assert result.truncated is result["truncated"] is True
+    assert result.isolation == result["isolation"] == isolation
+    assert result["id"] == result["job_id"] == "local-1"
+    assert result["status"] == "completed"
+    assert json.loads(json.dumps(result))["isolation"] == isolation
+
+
+def test_keyword_results_fill_the_documented_keys() -> None:
+    result = ExecutionResult(job_id="j", status=JobStatus.RUNNING)
+    assert dict(result) == {
+        **ExecutionResult.DEFAULTS,
+        "job_id": "j",
+        "id": "j",
+        "status": "running",
+    }
+    assert ExecutionResult({"stdout": "a"}, stdout="b").stdout == "b"
+    assert ExecutionResult(raw={"status": "weird"}).raw_status == "weird"
+
+
+def test_artifacts_are_decoded_once_per_list() -> None:
+    blob = base64.b64encode(b"one").decode()
+    result = result_of({"job_id": "j", "status": "completed"})
+    assert result.artifacts == ()
+    result["artifacts"] = [{"filename": "a", "content_base64": blob}]
+    assert result.artifacts == (Artifact(filename="a", content=b"one"),)
+    assert result.artifacts is result.artifacts
+    made = ExecutionResult(artifacts=[Artifact(filename="b", content=b"\x00")])
+    assert made["artifacts"] == [{"filename": "b", "content_base64": "AA=="}]
+    assert made.artifacts == (Artifact(filename="b", content=b"\x00"),)
 
 
 def test_result_keeps_server_extras_and_fills_documented_keys() -> None:
@@ -81,6 +173,14 @@ def test_result_keeps_server_extras_and_fills_documented_keys() -> None:
         assert key in result
     assert result["stdout"] == ""
     assert result["exit_code"] is None
+
+
+def test_result_repr_shows_sizes_not_whole_output() -> None:
+    result = result_of({"job_id": "j1", "status": "completed", "stdout": "a" * 500 + "TAIL"})
+    text = repr(result)
+    assert "TAIL" not in text
+    assert "504 chars" in text
+    assert "j1" in text
 
 
 @pytest.mark.parametrize(
@@ -191,16 +291,38 @@ def test_snapshot_supports_mapping_access() -> None:
     assert snap.hot is True
 
 
-def test_record_is_a_read_only_mapping_with_attributes() -> None:
+def test_record_is_a_dict_with_attributes() -> None:
     record = Record({"status": "cancelled", "job_id": "j"})
+    assert isinstance(record, dict)
     assert record["status"] == record.status == "cancelled"
     assert record.get("missing") is None
     assert len(record) == 2
     with pytest.raises(AttributeError, match="missing"):
         _ = record.missing
-    with pytest.raises(TypeError):
-        record["status"] = "x"
-    assert record.to_dict() == {"status": "cancelled", "job_id": "j"}
+    record["status"] = "x"
+    assert record.status == "x"
+    assert record.to_dict() == {"status": "x", "job_id": "j"}
+    assert type(record.copy()) is Record
+    assert json.loads(json.dumps(record)) == record
+    assert Record() == {}
+
+
+def test_record_repr_hides_secret_looking_values() -> None:
+    record = Record({"id": "key-1", "secret_key": "sk-value", "access_token": "tok-value"})
+    text = repr(record)
+    assert "sk-value" not in text
+    assert "tok-value" not in text
+    assert "key-1" in text
+
+
+def test_job_info_and_snapshot_are_dicts() -> None:
+    job = WireCodec().job_info({"id": "j1", "status": "running"})
+    snap = WireCodec().snapshot({"id": "s1", "hot": False})
+    assert dict(job) == {"id": "j1", "job_id": "j1", "status": "running", "language": None}
+    assert dict(snap) == {"id": "s1", "snapshot_id": "s1", "name": None, "hot": False}
+    assert json.loads(json.dumps([job, snap])) == [dict(job), dict(snap)]
+    assert JobInfo(job_id="j2", status=JobStatus.FAILED).status is JobStatus.FAILED
+    assert Snapshot(id="s2", hot=True).hot is True
 
 
 # -- requests: validation -----------------------------------------------------------------
@@ -279,12 +401,19 @@ def test_input_file_content_must_be_bytes() -> None:
 
 
 def test_requests_are_hashable_and_immutable() -> None:
-    first = request(env={"A": "1"}, input_files={"f": b"x"})
-    second = request(env={"A": "1"}, input_files={"f": b"x"})
+    first = request(env={"A": "hunter2"}, input_files={"f": b"x"})
+    second = request(env={"A": "hunter2"}, input_files={"f": b"x"})
     assert first == second
     assert hash(first) == hash(second)
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         first.ttl = 5  # type: ignore[misc]
+    with pytest.raises(TypeError, match="read-only"):
+        first.env["A"] = "2"  # type: ignore[index]
+    with pytest.raises(TypeError, match="read-only"):
+        first.env.update(B="3")
+    assert first.env == {"A": "hunter2"}
+    assert "hunter2" not in repr(first.env)
+    assert pickle.loads(pickle.dumps(first)) == first
 
 
 # -- requests: wire form ------------------------------------------------------------------

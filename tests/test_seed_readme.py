@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 import un_async
-from support import run_python_cleanly
+from support.subprocesses import run_python_cleanly
 from un_async.testing import FakeUnsandbox, Fault
 
 README = Path(__file__).resolve().parent / "seed_samples" / "seed-README.md"
@@ -47,7 +47,7 @@ EXPECTED_FIRST_LINES = {
     14: "from un_async import CredentialsError",  # error handling
     15: "results = await asyncio.gather(",  # performance tip 1
     16: "async with aiohttp.ClientSession() as session:",  # performance tip 4 (fragment)
-    17: "from un import execute_code",  # the *sync* SDK: another package
+    17: "from un import execute_code",  # the *sync* SDK (package `un`): not run here
     18: "from un_async import execute_code",  # async SDK comparison
 }
 
@@ -266,11 +266,6 @@ def test_session_reuse_tip_is_a_fragment() -> None:
 
 
 # -- differences from the sync SDK --------------------------------------------------------
-
-
-@pytest.mark.skip(reason="documents the separate synchronous SDK (package `un`), not un_async")
-def test_sync_sdk_snippet() -> None:
-    """README block 17: ``from un import execute_code`` belongs to another package."""
 
 
 async def test_async_sdk_snippet(fake_env: FakeUnsandbox) -> None:

@@ -1,13 +1,15 @@
 """Shared polling waits exactly like per-job polling, with fewer requests.
 
 Every scenario runs with both waiters and three concurrent waits, so the shared waiter
-takes its listing path (``GET /jobs`` per tick) rather than its single-job shortcut.
+takes its listing path (``GET /jobs`` per tick) rather than its single-wait fast path.
+Listings that misreport jobs: ``test_listing_pathologies.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -33,6 +35,38 @@ FAST = (0.02, 0.03, 0.05)
 JOBS = 3
 QUICK = 5.0
 """Seconds within which failure scenarios must end: half the default 404 grace (10 s)."""
+
+
+async def until(condition: Callable[[], object], timeout: float = 5.0) -> None:
+    """Yield to the loop until ``condition()`` holds (state of the fake or the waiter,
+    which offer no event to wait on)."""
+    async with asyncio.timeout(timeout):
+        while not condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.002)
+
+
+def polls(fake: FakeUnsandbox) -> int:
+    """Listings and job lookups the fake has received."""
+    return fake.count_requests("GET", "/jobs") + fake.count_requests("GET", "/jobs/")
+
+
+def seen(fake: FakeUnsandbox, job_ids: list[str]) -> bool:
+    """Every job was looked up twice: the client handled a reply about each (a wait's
+    next lookup starts only after its previous one was handled)."""
+    return all(fake.jobs[job_id].polls >= 2 for job_id in job_ids)
+
+
+def task_name(task: asyncio.Task[Any]) -> str:
+    return str(getattr(task.get_coro(), "__qualname__", "")).rpartition(".")[2]
+
+
+def waiter_tasks() -> list[asyncio.Task[Any]]:
+    """Background tasks of shared waiters (tickers, listings, fetches)."""
+    return [
+        task
+        for task in asyncio.all_tasks()
+        if getattr(task.get_coro(), "__qualname__", "").startswith("SharedPollingWaiter")
+    ]
 
 
 @pytest.fixture
@@ -99,7 +133,7 @@ async def test_cancelled(client: AsyncClient, job_fake: FakeUnsandbox) -> None:
     job_fake.script("python", "long", duration=30)
     job_ids = await start(client, "long")
     waits = asyncio.ensure_future(wait_all(client, job_ids))
-    await asyncio.sleep(0.15)
+    await until(lambda: polls(job_fake) >= 1)
     for job_id in job_ids:
         await client.cancel_job(job_id)
     results = await waits
@@ -138,7 +172,7 @@ async def test_lost_job(client: AsyncClient, job_fake: FakeUnsandbox) -> None:
     job_fake.script("python", "long", duration=30)
     job_ids = await start(client, "long")
     waits = asyncio.ensure_future(wait_all(client, job_ids))
-    await asyncio.sleep(0.2)
+    await until(partial(seen, job_fake, job_ids))
     for job_id in job_ids:
         job_fake.lose_job(job_id, errors=1)
     errors = await waits
@@ -161,7 +195,7 @@ async def test_restart_while_waiting_loses_the_jobs_quickly(
     job_fake.script("python", "long", duration=30)
     job_ids = await start(client, "long")
     waits = asyncio.ensure_future(wait_all(client, job_ids))
-    await asyncio.sleep(0.2)  # every job has been seen running
+    await until(partial(seen, job_fake, job_ids))  # every job has been seen running
     loop = asyncio.get_running_loop()
     restarted = loop.time()
     job_fake.inject(Fault.restart(errors=1))  # one 503, then every job 404s
@@ -276,7 +310,7 @@ async def test_close_fails_pending_waits(job_fake: FakeUnsandbox, shared: bool) 
     client = make_client(job_fake, shared=shared)
     job_ids = await start(client, "long")
     waits = asyncio.ensure_future(wait_all(client, job_ids))
-    await asyncio.sleep(0.1)
+    await until(lambda: polls(job_fake) >= 1)
     await client.aclose()
     errors = await waits
     assert all(isinstance(e, ClientClosedError) for e in errors)
@@ -289,17 +323,12 @@ async def test_abandoned_waits_leave_no_tasks(job_fake: FakeUnsandbox) -> None:
     async with make_client(job_fake, shared=True) as client:
         job_ids = await start(client, "long")
         tasks = [asyncio.ensure_future(client.wait_for_job(j)) for j in job_ids]
-        await asyncio.sleep(0.1)
+        await until(lambda: job_fake.count_requests("GET", "/jobs") >= 1)
+        assert waiter_tasks()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await asyncio.sleep(0.1)
-        pollers = [
-            task
-            for task in asyncio.all_tasks()
-            if getattr(task.get_coro(), "__qualname__", "").startswith("SharedPollingWaiter")
-        ]
-        assert pollers == []
+        await until(lambda: not waiter_tasks())  # tickers end once their waits are gone
         assert all(task.cancelled() for task in tasks)
 
 
@@ -329,8 +358,9 @@ def scripted_poll(replies: dict[str, list[Any]]) -> Poll:
     return poll
 
 
-@pytest.mark.parametrize("shared", [False, True])
-async def test_too_many_transient_failures_raise(shared: bool) -> None:
+@pytest.mark.parametrize("min_listed", [None, 2, 1])
+async def test_too_many_transient_failures_raise(min_listed: int | None) -> None:
+    """Per-job waiter, shared waiter's fast path, shared waiter listing for one wait."""
     policy = WaitPolicy(schedule=(0.01,), max_transient_errors=2)
     error = ServerError(503, {"error": "down"})
     poll = scripted_poll({"a": [error] * 3})
@@ -338,7 +368,11 @@ async def test_too_many_transient_failures_raise(shared: bool) -> None:
     async def no_listing(credentials: Credentials) -> dict[str, Any]:
         raise error
 
-    waiter = SharedPollingWaiter(poll, no_listing, policy) if shared else PerJobWaiter(poll, policy)
+    waiter = (
+        PerJobWaiter(poll, policy)
+        if min_listed is None
+        else SharedPollingWaiter(poll, no_listing, policy, min_listed=min_listed)
+    )
     with pytest.raises(ServerError):
         await waiter.wait(Credentials("pk", "sk"), "a", deadline=None)
     await waiter.aclose()
@@ -354,7 +388,8 @@ async def test_listing_shows_terminal_then_fetches_result() -> None:
     async def listing(credentials: Credentials) -> dict[str, Any]:
         return {"a": {"status": "completed"}, "b": {"status": "running"}}
 
-    waiter = SharedPollingWaiter(poll, listing, WaitPolicy(schedule=(0.01,)))
+    # confirm_every: "b" is never fetched on its own while "a" is waited for.
+    waiter = SharedPollingWaiter(poll, listing, WaitPolicy(schedule=(0.01,)), confirm_every=60)
     credentials = Credentials("pk", "sk")
     done = await waiter.wait(credentials, "a", deadline=None)
     b = asyncio.ensure_future(waiter.wait(credentials, "b", deadline=None))
@@ -396,11 +431,68 @@ async def test_close_stops_work_that_outlived_its_waits() -> None:
     for wait in waits:
         wait.cancel()
     await asyncio.gather(*waits, return_exceptions=True)
-    await asyncio.sleep(0.05)  # the ticker sees no waits and ends; the listing hangs on
+    # The ticker sees no waits and ends; the listing hangs on.
+    await until(lambda: [task_name(task) for task in waiter_tasks()] == ["_list_and_apply"])
     await waiter.aclose()
-    leftover = [
-        task
-        for task in asyncio.all_tasks()
-        if getattr(task.get_coro(), "__qualname__", "").startswith("SharedPollingWaiter")
-    ]
-    assert leftover == []
+    assert waiter_tasks() == []
+
+
+# -- one wait alone -------------------------------------------------------------------------
+
+
+async def test_single_wait_polls_alone_in_its_own_task(job_fake: FakeUnsandbox) -> None:
+    job_fake.script("python", "ok", stdout="solo\n", duration=0.2)
+    async with make_client(job_fake, shared=True) as client:
+        [job_id] = await start(client, "ok", count=1)
+        wait = asyncio.ensure_future(client.wait_for_job(job_id))
+        await until(lambda: job_fake.jobs[job_id].polls >= 2)
+        assert waiter_tasks() == []  # no ticker, listing or fetch task: the caller polls
+        result = await wait
+    assert result.stdout == "solo\n"
+    assert job_fake.count_requests("GET", "/jobs") == 0
+
+
+async def test_a_second_wait_hands_the_first_over_to_listing(job_fake: FakeUnsandbox) -> None:
+    # The second outlasts the first, so the first is listed until it finishes.
+    job_fake.script("python", "first", stdout="1\n", duration=0.5)
+    job_fake.script("python", "second", stdout="2\n", duration=0.7)
+    async with make_client(job_fake, shared=True) as client:
+        waiter = client._waiter
+        assert isinstance(waiter, SharedPollingWaiter)
+        first = await client.execute_async("python", "first")
+        first_wait = asyncio.ensure_future(client.wait_for_job(first))
+        await until(lambda: job_fake.jobs[first].polls >= 1)
+        loop = asyncio.get_running_loop()
+        joined = loop.time()
+        polls_alone = job_fake.jobs[first].polls
+        second = await client.execute_async("python", "second")
+        second_wait = asyncio.ensure_future(client.wait_for_job(second))
+        first_result = await first_wait
+        together = loop.time() - joined
+        results = [first_result, await second_wait]
+    assert [r.stdout for r in results] == ["1\n", "2\n"]
+    assert job_fake.count_requests("GET", "/jobs") >= 2
+    # Once listed, the first job is fetched on its own only to confirm it (every
+    # confirm_every seconds) and to read its result, plus a poll of its own while the
+    # second was being submitted; alone, it would be polled every 20-50 ms (over 10 times).
+    own = job_fake.jobs[first].polls - polls_alone
+    assert own <= together / waiter.confirm_every + 3, own
+
+
+async def test_close_ends_a_wait_polling_alone(job_fake: FakeUnsandbox) -> None:
+    job_fake.script("python", "long", duration=30)
+    slow = ClientConfig(base_url=job_fake.url, poll_schedule=(30.0,), languages_cache_path=False)
+    client = AsyncClient(config=slow, **KEYS)
+    [job_id] = await start(client, "long", count=1)
+    wait = asyncio.ensure_future(client.wait_for_job(job_id))
+    await until(lambda: waiter_sleeping(client))
+    await client.aclose()
+    with pytest.raises(ClientClosedError):
+        await asyncio.wait_for(wait, 1.0)
+    assert job_fake.jobs[job_id].polls == 0
+
+
+def waiter_sleeping(client: AsyncClient) -> bool:
+    waiter = client._waiter
+    assert isinstance(waiter, SharedPollingWaiter)
+    return any(solo.sleeper is not None for solo in waiter._solos.values())

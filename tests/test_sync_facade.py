@@ -10,15 +10,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from support import run_python
+from support import KEYS
+from support.subprocesses import run_python
 from un_async import JobTimeoutError, NotFoundError, ValidationError, sync
-from un_async.testing import TEST_PUBLIC_KEY, TEST_SECRET_KEY, FakeUnsandbox
-
-KEYS: dict[str, Any] = {"public_key": TEST_PUBLIC_KEY, "secret_key": TEST_SECRET_KEY}
+from un_async.testing import FakeUnsandbox
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,11 @@
 
 The module-level functions are the seed README's API; :class:`AsyncClient` is the
 configurable object behind them; :mod:`un_async.sync` offers the same functions blocking.
+The HTTP error classes (:class:`APIError` and its family) are loaded on first access, so a
+program that only runs the local backend never imports aiohttp.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from un_async._version import __version__
 from un_async.api import (
@@ -25,26 +29,15 @@ from un_async.core.client import AsyncClient
 from un_async.core.config import ClientConfig
 from un_async.core.credentials import Credentials
 from un_async.core.errors import (
-    APIError,
-    AuthenticationError,
-    BadRequestError,
     ClientClosedError,
     ConfigurationError,
-    ConflictError,
     CredentialsError,
-    JobLostError,
     JobTimeoutError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
-    RequestTimeoutError,
-    ServerError,
-    ServiceError,
-    SudoRequiredError,
-    TransportError,
     UnsandboxError,
+    UnsupportedOperationError,
     ValidationError,
 )
+from un_async.core.executor import BackendContext, BaseExecutor
 from un_async.core.fanout import ExecutionOutcome, ExecutionStream
 from un_async.core.models import (
     Artifact,
@@ -56,20 +49,41 @@ from un_async.core.models import (
     Record,
     Snapshot,
 )
+from un_async.core.options import ExecutionOptions
 from un_async.core.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from un_async.core.service_errors import (
+        APIError,
+        AuthenticationError,
+        BadRequestError,
+        ConflictError,
+        JobLostError,
+        NotFoundError,
+        PermissionDeniedError,
+        RateLimitError,
+        RequestTimeoutError,
+        ServerError,
+        ServiceError,
+        SudoRequiredError,
+        TransportError,
+    )
 
 __all__ = [
     "APIError",
     "Artifact",
     "AsyncClient",
     "AuthenticationError",
+    "BackendContext",
     "BadRequestError",
+    "BaseExecutor",
     "ClientClosedError",
     "ClientConfig",
     "ConfigurationError",
     "ConflictError",
     "Credentials",
     "CredentialsError",
+    "ExecutionOptions",
     "ExecutionOutcome",
     "ExecutionRequest",
     "ExecutionResult",
@@ -91,6 +105,7 @@ __all__ = [
     "SudoRequiredError",
     "TransportError",
     "UnsandboxError",
+    "UnsupportedOperationError",
     "ValidationError",
     "__version__",
     "cancel_job",
@@ -108,3 +123,12 @@ __all__ = [
     "session_snapshot",
     "wait_for_job",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Load the HTTP error family on first access (it imports aiohttp)."""
+    from un_async.core import errors
+
+    if name in errors.SERVICE_ERROR_NAMES:
+        return getattr(errors, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

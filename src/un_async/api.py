@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
+from typing import Unpack
 
-from un_async.core.client import UNSET, AsyncClient, InputFiles
+from un_async.core.client import UNSET, AsyncClient
 from un_async.core.fanout import DEFAULT_CONCURRENCY, ExecutionStream, ProgressCallback, RequestLike
 from un_async.core.models import ExecutionResult, JobInfo, Record, Snapshot
+from un_async.core.options import ExecutionOptions
 from un_async.core.plugins import default_host
 
 __all__ = [
@@ -82,28 +84,13 @@ async def execute_code(
     public_key: str | None = None,
     secret_key: str | None = None,
     *,
-    env: Mapping[str, str] | None = None,
-    input_files: InputFiles | None = None,
-    network_mode: str | None = None,
-    ttl: int | None = None,
-    vcpu: int | None = None,
-    return_artifact: bool = False,
     timeout: float | None = UNSET,
     account_index: int | None = None,
+    **options: Unpack[ExecutionOptions],
 ) -> ExecutionResult:
     """Execute code and wait for its final result (see :meth:`AsyncClient.execute_code`)."""
     return await get_default_client(account_index).execute_code(
-        language,
-        code,
-        env=env,
-        input_files=input_files,
-        network_mode=network_mode,
-        ttl=ttl,
-        vcpu=vcpu,
-        return_artifact=return_artifact,
-        timeout=timeout,
-        public_key=public_key,
-        secret_key=secret_key,
+        language, code, timeout=timeout, public_key=public_key, secret_key=secret_key, **options
     )
 
 
@@ -113,26 +100,12 @@ async def execute_async(
     public_key: str | None = None,
     secret_key: str | None = None,
     *,
-    env: Mapping[str, str] | None = None,
-    input_files: InputFiles | None = None,
-    network_mode: str | None = None,
-    ttl: int | None = None,
-    vcpu: int | None = None,
-    return_artifact: bool = False,
     account_index: int | None = None,
+    **options: Unpack[ExecutionOptions],
 ) -> str:
     """Start an execution and return its job id immediately."""
     return await get_default_client(account_index).execute_async(
-        language,
-        code,
-        env=env,
-        input_files=input_files,
-        network_mode=network_mode,
-        ttl=ttl,
-        vcpu=vcpu,
-        return_artifact=return_artifact,
-        public_key=public_key,
-        secret_key=secret_key,
+        language, code, public_key=public_key, secret_key=secret_key, **options
     )
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from replay_helpers import fast_config, replayer
 
+from support import fast_config
+from support.replay import replayer
 from un_async import AsyncClient
 from un_async.backends.replay import RecordingExecutor, reset_shared_sessions
 from un_async.backends.unsandbox import UnsandboxBackend

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from replay_helpers import everything, fast_config, job_progress, read_json, same
 
+from support import CREDENTIALS, fast_config
+from support.replay import everything, job_progress, read_json, same
 from un_async import AsyncClient, ConfigurationError, JobStatus
 from un_async.backends.replay import (
     CassetteMissError,
@@ -22,14 +23,12 @@ from un_async.core.plugins import PluginHost, default_host
 from un_async.plugins.signing import HmacSigner
 from un_async.testing import TEST_PUBLIC_KEY, TEST_SECRET_KEY, FakeUnsandbox
 
-REPLAY_KEYS = Credentials(TEST_PUBLIC_KEY, TEST_SECRET_KEY)
-
 
 def http_client(
     transport: CassetteTransport,
     *,
     host: PluginHost | None = None,
-    keys: Credentials = REPLAY_KEYS,
+    keys: Credentials = CREDENTIALS,
     **config: Any,
 ) -> AsyncClient:
     settings = fast_config(shared_polling=False, **config)
@@ -54,7 +53,7 @@ def http_recorder(fake: FakeUnsandbox, http_file: Path) -> Callable[[], AsyncCli
 
 
 def replaying(path: Path, **options: Any) -> CassetteTransport:
-    return CassetteTransport(path, credentials=REPLAY_KEYS, **options)
+    return CassetteTransport(path, credentials=CREDENTIALS, **options)
 
 
 async def test_http_replay_gives_the_recorded_results(

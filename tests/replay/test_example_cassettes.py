@@ -3,7 +3,7 @@
 Replays use ``UN_ASYNC_BACKEND=replay``, ``UN_ASYNC_RECORD_MODE=none``, no credentials,
 an empty ``HOME`` and ``UNSANDBOX_API_URL`` aimed at a closed loopback port, so nothing
 could be reached even by mistake. Re-record with
-``python -m un_async.testing.record_examples``.
+``python scripts/record_examples.py``.
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-
-from un_async.testing.record_examples import (
+from record_examples import (
     EXAMPLES,
     record_example,
     replay_environ,

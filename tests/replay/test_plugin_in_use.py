@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from record_examples import DEAD_URL
 
 from un_async import AsyncClient, ClientConfig, JobStatus
 from un_async.backends.replay import CassetteTransport, ReplayExecutor
 from un_async.testing import TEST_PUBLIC_KEY, TEST_SECRET_KEY, FakeUnsandbox
-from un_async.testing.record_examples import DEAD_URL
 from un_async_pytest import CassetteBinding
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import attrs
 import pytest
-from replay_helpers import everything, fast_config, job_progress, read_json, replayer, same
 
+from support import fast_config
+from support.replay import everything, job_progress, read_json, replayer, same
 from un_async import (
     AsyncClient,
     BadRequestError,
@@ -29,6 +29,7 @@ from un_async.backends.replay import (
 from un_async.backends.replay import executor as executor_module
 from un_async.backends.replay.matching import submit_request
 from un_async.core.credentials import Credentials
+from un_async.core.executor import BaseExecutor
 from un_async.core.models import ExecutionRequest, Record
 from un_async.testing import TEST_PUBLIC_KEY, TEST_SECRET_KEY, FakeUnsandbox
 
@@ -91,20 +92,26 @@ async def test_identical_polls_replay_pending_running_completed_in_order(
             await client.get_job(job_id)
 
 
-@attrs.define
-class StuckBackend:
+class StuckBackend(BaseExecutor):
     """An executor whose jobs never finish (to record a wait that times out)."""
 
-    name: str = "stuck"
-    polls: int = 0
+    name = "stuck"
 
-    async def submit(self, credentials: Credentials, request: ExecutionRequest, *, wait: bool):  # type: ignore[no-untyped-def]
+    def __init__(self) -> None:
+        self.polls = 0
+
+    async def submit(
+        self, credentials: Credentials, request: ExecutionRequest, *, wait: bool
+    ) -> ExecutionResult:
         return ExecutionResult(job_id="stuck-1", status=JobStatus.PENDING)
 
-    async def poll_job(self, credentials: Credentials, job_id: str) -> ExecutionResult:
+    async def get_job(self, credentials: Credentials, job_id: str) -> ExecutionResult:
         self.polls += 1
         status = JobStatus.PENDING if self.polls == 1 else JobStatus.RUNNING
         return ExecutionResult(job_id=job_id, status=status)
+
+    async def get_languages(self, credentials: Credentials) -> list[str]:
+        return ["python"]
 
     async def cancel_job(self, credentials: Credentials, job_id: str) -> Record:
         return Record({"job_id": job_id, "status": "cancelled"})
@@ -114,7 +121,7 @@ class StuckBackend:
 
 
 async def test_a_recorded_timeout_replays_as_a_timeout(cassette_file: Path) -> None:
-    backend = RecordingExecutor(StuckBackend(), cassette_file)  # type: ignore[arg-type]
+    backend = RecordingExecutor(StuckBackend(), cassette_file)
     async with AsyncClient(
         config=fast_config(), backend=backend, public_key="pk-stuck", secret_key="sk-stuck"
     ) as client:

@@ -10,8 +10,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from replay_helpers import same
 
+from support.replay import same
 from un_async import AsyncClient
 from un_async.backends.replay import CassetteTransport
 from un_async.backends.unsandbox import AiohttpTransport, UnsandboxBackend

@@ -7,10 +7,9 @@ import asyncio
 import logging
 
 import pytest
-from resilience_support import MakeClient, until
 
+from support import MakeClient, until
 from un_async import AsyncClient
-from un_async.core import client as client_module
 from un_async.core.errors import JobTimeoutError
 from un_async.testing import FakeUnsandbox, Fault
 
@@ -97,7 +96,9 @@ async def test_outer_timeout_is_a_cancellation_too(
 async def test_cancel_during_submission_propagates_and_frees_the_slot(
     fake: FakeUnsandbox, make_client: MakeClient
 ) -> None:
-    fake.inject(Fault.delay(30, method="POST", path="/execute"))
+    # Held long enough to cancel the caller mid-submission, short enough that closing the
+    # client (which lets the abandoned submission finish and cancels its job) is quick.
+    fake.inject(Fault.delay(0.5, method="POST", path="/execute"))
     client = make_client(fake, max_concurrency=1)
     task = asyncio.create_task(client.execute_code("python", "print(1)"))
     await until(lambda: fake.count_requests("POST", "/execute") == 1)
@@ -206,11 +207,10 @@ async def test_no_task_outlives_the_client(long_jobs: FakeUnsandbox) -> None:
 
 
 async def test_a_hanging_cancel_does_not_hold_the_timeout_past_a_short_grace(
-    long_jobs: FakeUnsandbox, make_client: MakeClient, monkeypatch: pytest.MonkeyPatch
+    long_jobs: FakeUnsandbox, make_client: MakeClient
 ) -> None:
-    monkeypatch.setattr(client_module, "ABANDON_CANCEL_GRACE", 0.1)
     long_jobs.inject(Fault.delay(60, method="DELETE"))
-    client = make_client(long_jobs)
+    client = make_client(long_jobs, abandon_cancel_grace=0.1)
     loop = asyncio.get_running_loop()
     started = loop.time()
     with pytest.raises(JobTimeoutError):

@@ -7,8 +7,8 @@ import asyncio
 import logging
 
 import pytest
-from resilience_support import MakeClient
 
+from support import MakeClient
 from un_async.core.errors import AuthenticationError
 from un_async.testing import TEST_SECRET_KEY, FakeUnsandbox, Fault
 

@@ -7,8 +7,8 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 
 import pytest
-from resilience_support import FAST_RETRY, MakeClient, until
 
+from support import FAST_RETRY, MakeClient, until
 from un_async.core.errors import JobTimeoutError, RateLimitError
 from un_async.core.governor import ConcurrencyGovernor, owns_concurrency_retries
 from un_async.core.retry import RetryPolicy
@@ -103,7 +103,7 @@ async def test_a_concurrency_429_lowers_the_limit_to_the_servers_hint_then_resub
     submit = refused_then(7, active=4, limit=4)
     release = asyncio.Event()
     running = [asyncio.create_task(tracker.run(governor, i, hold=release)) for i in range(3)]
-    await asyncio.sleep(0.01)
+    await until(lambda: tracker.inside == 3)
     refused_one = asyncio.create_task(tracker.run(governor, 99, submit=submit))
     await until(lambda: governor.waiting)
     # 4 allowed, 4 active of which 3 are ours: 4 - (4 - 3) = 3 slots, all taken
@@ -125,12 +125,14 @@ async def test_one_decrease_per_round_however_many_429s() -> None:
     governor = ConcurrencyGovernor(64, backoff_base=0.001)
     tracker = Tracker()
     seen: Counter[int] = Counter()
+    all_in_flight = asyncio.Barrier(40)
 
     def refusing_once(number: int) -> Callable[[], Awaitable[int]]:
         async def submit() -> int:
             seen[number] += 1
             if seen[number] == 1:
-                await asyncio.sleep(0.01)  # all 40 are in flight when the refusals arrive
+                async with asyncio.timeout(5):
+                    await all_in_flight.wait()  # all 40 are in flight when the refusals arrive
                 raise concurrency_429()
             return number
 
@@ -144,10 +146,13 @@ async def test_one_decrease_per_round_however_many_429s() -> None:
 async def test_without_hints_the_limit_halves_and_then_recovers_additively() -> None:
     governor = ConcurrencyGovernor(8, backoff_base=0.001)
     tracker = Tracker()
-    holders = [asyncio.create_task(tracker.run(governor, i, hold=0.05)) for i in range(6)]
-    await asyncio.sleep(0.01)
-    submit = refused_then(0)
-    await tracker.run(governor, 100, submit=submit)
+    release = asyncio.Event()
+    holders = [asyncio.create_task(tracker.run(governor, i, hold=release)) for i in range(6)]
+    await until(lambda: tracker.inside == 6)
+    refused = asyncio.create_task(tracker.run(governor, 100, submit=refused_then(0)))
+    await until(lambda: governor.decreases == 1)  # refused while the six run
+    release.set()
+    await refused
     await asyncio.gather(*holders)
     lowered = governor.limit
     assert lowered is not None

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from resilience_support import MakeClient, fast_config
 
+from support import MakeClient, fast_config
 from un_async import AsyncClient
 from un_async.core.errors import (
     BadRequestError,

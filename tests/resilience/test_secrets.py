@@ -10,8 +10,8 @@ import traceback
 from pathlib import Path
 
 import pytest
-from resilience_support import fast_config
 
+from support import fast_config
 from un_async import AsyncClient
 from un_async.backends.unsandbox.transport import HttpRequest
 from un_async.core.config import ClientConfig

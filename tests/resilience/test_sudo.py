@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from resilience_support import MakeClient
 
+from support import MakeClient
 from un_async import AsyncClient
 from un_async.core.errors import PermissionDeniedError, SudoRequiredError
 from un_async.testing import FakeUnsandbox, Fault

@@ -7,8 +7,8 @@ import random
 from collections.abc import Awaitable, Callable, Iterable
 
 import pytest
-from resilience_support import MakeClient
 
+from support import MakeClient
 from un_async.core import waiting
 from un_async.core.errors import (
     AuthenticationError,

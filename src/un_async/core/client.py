@@ -14,12 +14,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, TypeVar, cast
-
-import attrs
+from typing import TYPE_CHECKING, Any, Self, TypeVar, Unpack, cast
 
 from un_async.core.config import ClientConfig
 from un_async.core.credentials import CredentialContext, Credentials
@@ -28,43 +26,34 @@ from un_async.core.errors import (
     ConfigurationError,
     CredentialsError,
     JobTimeoutError,
-    TransportError,
     ValidationError,
 )
 from un_async.core.events import EventKind, ExecutionEvent
-from un_async.core.executor import Executor, SudoCallback
+from un_async.core.executor import BackendContext, BaseExecutor, SudoCallback, as_executor
 from un_async.core.fanout import DEFAULT_CONCURRENCY, ExecutionStream, ProgressCallback, RequestLike
 from un_async.core.governor import ConcurrencyGovernor
 from un_async.core.ids import path_segment
+from un_async.core.lifecycle import JobLifecycle
 from un_async.core.models import (
     ExecutionRequest,
     ExecutionResult,
-    InputFile,
     JobInfo,
     Record,
     Snapshot,
     check_known_language,
 )
+from un_async.core.options import ExecutionOptions, InputFiles
 from un_async.core.plugins import PluginHost, default_host
 from un_async.core.resolve import resolve_credentials
 from un_async.core.retry import RetryPolicy
-from un_async.core.shared_polling import SharedPollingWaiter, job_lister
-from un_async.core.waiting import JobWaiter, PerJobWaiter, WaitPolicy
 
-__all__ = ["UNSET", "AsyncClient", "InputFiles"]
+if TYPE_CHECKING:
+    from un_async.core.waiting import JobWaiter
+
+__all__ = ["UNSET", "AsyncClient", "InputFiles"]  # InputFiles: re-exported
 
 log = logging.getLogger("un_async")
 T = TypeVar("T")
-
-InputFiles = Mapping[str, bytes | str] | Iterable[InputFile | tuple[str, bytes | str]]
-"""Input files: ``{name: content}``, ``[(name, content)]`` or :class:`InputFile` objects."""
-
-ABANDON_CANCEL_TIMEOUT = 10.0
-"""Seconds allowed for the ``DELETE /jobs/{id}`` sent when a wait is abandoned."""
-
-ABANDON_CANCEL_GRACE = 1.0
-"""Seconds a timed-out call waits for that ``DELETE`` before raising; a slower one goes on
-in the background (:meth:`AsyncClient.aclose` waits for it)."""
 
 UNSET: Any = object()
 """Default of ``timeout=`` parameters: use the client's configured wait deadline."""
@@ -79,8 +68,11 @@ class AsyncClient:
     Arguments override :class:`ClientConfig` fields (and the environment:
     ``UNSANDBOX_API_URL``, ``UN_ASYNC_BACKEND``). ``public_key``/``secret_key`` or
     ``account_index`` select credentials (see the README for the full resolution order).
-    ``backend`` is a backend name or an :class:`Executor` instance. ``timeout`` is the
-    default deadline, in seconds, of every wait (``None``: no deadline).
+    ``backend`` is a backend name (``"unsandbox"``, ``"local"``, ``"replay"`` or one a plugin
+    registers) or a backend object (:class:`~un_async.core.executor.BaseExecutor`, or any
+    object with its required operations); anything else is a :class:`TypeError`.
+    ``backend_options`` are the named backend's own settings. ``timeout`` is the default
+    deadline, in seconds, of every wait (``None``: no deadline).
     """
 
     def __init__(
@@ -90,7 +82,8 @@ class AsyncClient:
         secret_key: str | None = None,
         account_index: int | None = None,
         base_url: str | None = None,
-        backend: str | Executor | None = None,
+        backend: str | BaseExecutor | object | None = None,
+        backend_options: Mapping[str, Any] | None = None,
         timeout: float | None = UNSET,
         request_timeout: float | None = None,
         retry: RetryPolicy | None = None,
@@ -104,7 +97,15 @@ class AsyncClient:
         plugins: PluginHost | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
-        overrides: dict[str, Any] = {
+        backend_object = None if backend is None or isinstance(backend, str) else backend
+        executor = None if backend_object is None else as_executor(backend_object)
+        if (public_key is None) != (secret_key is None):
+            missing = "secret_key" if secret_key is None else "public_key"
+            raise CredentialsError(
+                f"public_key and secret_key must be given together; {missing} is missing"
+            )
+        self._environ = dict(os.environ if environ is None else environ)
+        overrides = {
             "base_url": base_url,
             "backend": backend if isinstance(backend, str) else None,
             "request_timeout": request_timeout,
@@ -112,25 +113,13 @@ class AsyncClient:
             "max_concurrency": max_concurrency,
             "cancel_on_abandon": cancel_on_abandon,
             "result_cache": result_cache,
-            "languages_cache_path": Path(languages_cache_path)
-            if isinstance(languages_cache_path, str)
-            else languages_cache_path,
+            "languages_cache_path": languages_cache_path,
             "allow_insecure_http": allow_insecure_http,
             "shared_polling": shared_polling,
         }
-        self._environ = dict(os.environ if environ is None else environ)
-        if config is None:
-            config = ClientConfig.from_env(self._environ, **overrides)
-        elif any(value is not None for value in overrides.values()):
-            raise ConfigurationError("pass either config= or individual settings, not both")
-        if timeout is not UNSET:
-            config = _evolve(config, wait_timeout=timeout)
-        if (public_key is None) != (secret_key is None):
-            missing = "secret_key" if secret_key is None else "public_key"
-            raise CredentialsError(
-                f"public_key and secret_key must be given together; {missing} is missing"
-            )
-        self.config = config
+        self.config = config = ClientConfig.from_arguments(
+            config, self._environ, overrides, wait_timeout=timeout, unset=UNSET
+        )
         self.plugins = plugins or default_host()
         self._context = CredentialContext(
             public_key=public_key,
@@ -141,16 +130,13 @@ class AsyncClient:
         self._credentials: Credentials | None = None
         self._credentials_lock: asyncio.Lock | None = None
         self._observed = self.plugins.has_event_observers()
-        self._executor = backend if isinstance(backend, Executor) else self._make_backend()
-        policy = WaitPolicy(
-            schedule=config.poll_schedule,
-            jitter=config.poll_jitter,
-            retry_after_cap=config.retry.retry_after_cap,
-        )
-        self._waiter: JobWaiter = (
-            SharedPollingWaiter(self._executor_poll, job_lister(self._executor), policy)
-            if config.shared_polling
-            else PerJobWaiter(self._executor_poll, policy)
+        self._executor = executor or self._make_backend(backend_options or {})
+        self._waiter_instance: JobWaiter | None = None
+        self._lifecycle = JobLifecycle(
+            self._executor,
+            cancel_timeout=config.abandon_cancel_timeout,
+            cancel_grace=config.abandon_cancel_grace,
+            emit=self._emit,
         )
         self._governor = ConcurrencyGovernor(
             config.max_concurrency,
@@ -159,25 +145,76 @@ class AsyncClient:
             retry_after_cap=config.retry.retry_after_cap,
             resubmit=config.retry.max_attempts > 1,
         )
-        self._languages_cache = self.plugins.languages_cache(config)
+        cache_languages = self._executor.cache_languages
+        self._languages_cache = self.plugins.languages_cache(config) if cache_languages else None
         self._result_cache = self.plugins.result_cache(config)
         self._known_languages: frozenset[str] | None = None
         self._languages_lock: asyncio.Lock | None = None
-        self._background: set[asyncio.Task[Any]] = set()
         self._closed = False
 
-    def _make_backend(self) -> Executor:
+    def _make_backend(self, options: Mapping[str, Any]) -> BaseExecutor:
+        name = self.config.backend
         factories = self.plugins.backend_factories()
-        factory = factories.get(self.config.backend)
+        factory = factories.get(name)
         if factory is None:
             known = ", ".join(sorted(factories)) or "none"
-            raise ConfigurationError(
-                f"unknown backend {self.config.backend!r} (available: {known})"
-            )
-        return factory(self.config, self.plugins)
+            raise ConfigurationError(f"unknown backend {name!r} (available: {known})")
+        context = BackendContext(
+            name=name,
+            config=self.config,
+            plugins=self.plugins,
+            environ=self._environ,
+            options=dict(options),
+        )
+        built = factory(context)
+        try:
+            return as_executor(built)
+        except TypeError as exc:
+            raise ConfigurationError(f"backend {name!r}: the factory returned {exc}") from None
 
     @property
-    def executor(self) -> Executor:
+    def _waiter(self) -> JobWaiter:
+        """The poller for backends without a native wait, built on first use."""
+        if self._waiter_instance is None:
+            from un_async.core.shared_polling import SharedPollingWaiter
+            from un_async.core.waiting import PerJobWaiter, WaitPolicy
+
+            policy = WaitPolicy(
+                schedule=self.config.poll_schedule,
+                jitter=self.config.poll_jitter,
+                retry_after_cap=self.config.retry.retry_after_cap,
+            )
+            self._waiter_instance = (
+                SharedPollingWaiter(self._executor_poll, self._executor.list_job_states, policy)
+                if self.config.shared_polling
+                else PerJobWaiter(self._executor_poll, policy)
+            )
+        return self._waiter_instance
+
+    async def _wait_final(
+        self,
+        credentials: Credentials,
+        job_id: str,
+        deadline: float | None,
+        last: ExecutionResult | None,
+    ) -> ExecutionResult:
+        """The job's final result: the backend's own wait when it has one, else polling."""
+        if not self._executor.native_wait:
+            return await self._waiter.wait(credentials, job_id, deadline=deadline, last=last)
+        try:
+            if deadline is None:
+                return await self._executor.wait_job(credentials, job_id)
+            async with asyncio.timeout_at(deadline):
+                return await self._executor.wait_job(credentials, job_id)
+        except TimeoutError as exc:
+            if isinstance(exc, JobTimeoutError):
+                raise
+            raise JobTimeoutError(
+                f"job {job_id} did not finish before the deadline", job_id=job_id, last_state=last
+            ) from None
+
+    @property
+    def executor(self) -> BaseExecutor:
         """The backend this client uses."""
         return self._executor
 
@@ -207,13 +244,9 @@ class AsyncClient:
         if self._closed:
             return
         self._closed = True
-        if self._background:
-            # Pending cancellations and abandoned submissions get a bounded time to settle.
-            _, late = await asyncio.wait(set(self._background), timeout=ABANDON_CANCEL_TIMEOUT)
-            for task in late:
-                task.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
-        await self._waiter.aclose()
+        await self._lifecycle.aclose()
+        if self._waiter_instance is not None:
+            await self._waiter_instance.aclose()
         await self._executor.aclose()
 
     @property
@@ -240,7 +273,7 @@ class AsyncClient:
         if self._closed:  # fail at once: retrying cannot reopen a closed client
             raise ClientClosedError("the client is closed")
         if public_key is None and secret_key is None:
-            if not getattr(self._executor, "requires_credentials", True):
+            if not self._executor.requires_credentials:
                 return NO_CREDENTIALS  # e.g. replay from a cassette
             return await self.credentials()
         if public_key and secret_key:
@@ -257,16 +290,11 @@ class AsyncClient:
         language: str,
         code: str,
         *,
-        env: Mapping[str, str] | None = None,
-        input_files: InputFiles | None = None,
-        network_mode: str | None = None,
-        ttl: int | None = None,
-        vcpu: int | None = None,
-        return_artifact: bool = False,
         timeout: float | None = UNSET,
         cancel_on_timeout: bool | None = None,
         public_key: str | None = None,
         secret_key: str | None = None,
+        **options: Unpack[ExecutionOptions],
     ) -> ExecutionResult:
         """Run code and return its final result.
 
@@ -283,16 +311,7 @@ class AsyncClient:
         the client's :attr:`governor`: a 429 ``concurrency_limit_reached`` lowers its
         limit and the submission is re-sent until ``timeout``.
         """
-        request = ExecutionRequest(
-            language=language,
-            code=code,
-            env=env,
-            input_files=input_files,
-            network_mode=network_mode,
-            ttl=ttl,
-            vcpu=vcpu,
-            return_artifact=return_artifact,
-        )
+        request = ExecutionRequest(language=language, code=code, **options)
         return await self.run(
             request,
             timeout=timeout,
@@ -321,15 +340,21 @@ class AsyncClient:
         cancel = self.config.cancel_on_abandon if cancel_on_timeout is None else cancel_on_timeout
         try:
             async with self._governor.execution(
-                lambda: self._submit(
+                lambda: self._lifecycle.submit(
                     credentials, request, wait=True, deadline=deadline, cancel=cancel
                 ),
                 deadline=deadline,
             ) as result:
                 if not result.is_final:
                     assert result.job_id is not None
-                    result = await self._wait_or_abandon(
-                        credentials, result.job_id, deadline, result, cancel
+                    result = await self._lifecycle.wait(
+                        self._wait_final,
+                        credentials,
+                        result.job_id,
+                        deadline=deadline,
+                        last=result,
+                        cancel=cancel,
+                        cancel_if_abandoned=cancel,
                     )
         except Exception as exc:
             self._emit("failed", None, error=type(exc).__name__)
@@ -371,129 +396,22 @@ class AsyncClient:
         language: str,
         code: str,
         *,
-        env: Mapping[str, str] | None = None,
-        input_files: InputFiles | None = None,
-        network_mode: str | None = None,
-        ttl: int | None = None,
-        vcpu: int | None = None,
-        return_artifact: bool = False,
         public_key: str | None = None,
         secret_key: str | None = None,
+        **options: Unpack[ExecutionOptions],
     ) -> str:
         """Start an execution and return its job id without waiting."""
-        request = ExecutionRequest(
-            language=language,
-            code=code,
-            env=env,
-            input_files=input_files,
-            network_mode=network_mode,
-            ttl=ttl,
-            vcpu=vcpu,
-            return_artifact=return_artifact,
-        )
+        request = ExecutionRequest(language=language, code=code, **options)
         await self._check_language(request.language)
         credentials = await self._resolve(public_key, secret_key)
-        result = await self._submit(
+        result = await self._lifecycle.submit(
             credentials, request, wait=False, deadline=None, cancel=self.config.cancel_on_abandon
         )
         if result.job_id is None:
+            from un_async.core.service_errors import TransportError
+
             raise TransportError("the server accepted the execution but returned no job_id")
         return result.job_id
-
-    async def _submit(
-        self,
-        credentials: Credentials,
-        request: ExecutionRequest,
-        *,
-        wait: bool,
-        deadline: float | None,
-        cancel: bool,
-    ) -> ExecutionResult:
-        """Send the submission; if the caller gives up first (deadline or cancellation),
-        the request is left to finish in the background and, when ``cancel``, the job it
-        reports is cancelled — a submission that may have reached the server is never
-        simply forgotten."""
-        submission = asyncio.get_running_loop().create_task(
-            self._executor.submit(credentials, request, wait=wait)
-        )
-        try:
-            if deadline is None:
-                result = await asyncio.shield(submission)
-            else:
-                async with asyncio.timeout_at(deadline):
-                    result = await asyncio.shield(submission)
-        except TimeoutError as exc:
-            if isinstance(exc, JobTimeoutError):
-                raise
-            self._abandon_submission(credentials, submission, cancel)
-            what = "it will be cancelled if the server reports a job" if cancel else "it may run"
-            raise JobTimeoutError(
-                f"no reply to the submission before the deadline; {what}"
-            ) from None
-        except asyncio.CancelledError:
-            self._abandon_submission(credentials, submission, cancel)
-            raise
-        self._emit("submitted", result.job_id, status=result.status.value)
-        return result
-
-    def _abandon_submission(
-        self,
-        credentials: Credentials,
-        submission: asyncio.Task[ExecutionResult],
-        cancel: bool,
-    ) -> None:
-        async def settle() -> None:
-            try:
-                result = await submission
-            except Exception:
-                return  # it failed: no job to clean up
-            if cancel and result.job_id is not None and not result.is_final:
-                await self._cancel_quietly(credentials, result.job_id)
-
-        self._track(settle())
-
-    async def _wait_or_abandon(
-        self,
-        credentials: Credentials,
-        job_id: str,
-        deadline: float | None,
-        last: ExecutionResult,
-        cancel: bool,
-    ) -> ExecutionResult:
-        try:
-            return await self._waiter.wait(credentials, job_id, deadline=deadline, last=last)
-        except JobTimeoutError:
-            if cancel:
-                await self._cancel_after_timeout(credentials, job_id)
-            raise
-        except asyncio.CancelledError:
-            if cancel:
-                self._cancel_in_background(credentials, job_id)
-            raise
-
-    def _track(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        """Run ``work`` in the background; :meth:`aclose` waits for it (bounded)."""
-        task = asyncio.get_running_loop().create_task(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-        return task
-
-    def _cancel_in_background(self, credentials: Credentials, job_id: str) -> asyncio.Task[None]:
-        return self._track(self._cancel_quietly(credentials, job_id))
-
-    async def _cancel_after_timeout(self, credentials: Credentials, job_id: str) -> None:
-        """Cancel the job, waiting at most :data:`ABANDON_CANCEL_GRACE` for the reply."""
-        task = self._cancel_in_background(credentials, job_id)
-        await asyncio.wait({task}, timeout=ABANDON_CANCEL_GRACE)
-
-    async def _cancel_quietly(self, credentials: Credentials, job_id: str) -> None:
-        try:
-            async with asyncio.timeout(ABANDON_CANCEL_TIMEOUT):
-                await self._executor.cancel_job(credentials, job_id)
-            self._emit("cancelled", job_id, reason="abandoned")
-            log.info("cancelled abandoned job %s", job_id)
-        except Exception as exc:  # best effort: the caller already has an error to see
-            log.warning("could not cancel abandoned job %s: %s", job_id, exc)
 
     async def _executor_poll(self, credentials: Credentials, job_id: str) -> ExecutionResult:
         result = await self._executor.poll_job(credentials, job_id)
@@ -553,12 +471,15 @@ class AsyncClient:
         credentials = await self._resolve(public_key, secret_key)
         deadline = self._deadline(timeout)
         path_segment("job_id", job_id)
-        try:
-            return await self._waiter.wait(credentials, job_id, deadline=deadline)
-        except JobTimeoutError:
-            if cancel_on_timeout:
-                await self._cancel_after_timeout(credentials, job_id)
-            raise
+        return await self._lifecycle.wait(
+            self._wait_final,
+            credentials,
+            job_id,
+            deadline=deadline,
+            last=None,
+            cancel=cancel_on_timeout,
+            cancel_if_abandoned=False,
+        )
 
     async def cancel_job(
         self, job_id: str, *, public_key: str | None = None, secret_key: str | None = None
@@ -665,6 +586,3 @@ def _sudo_callback(otp: str | Callable[[str], Awaitable[str]] | None) -> SudoCal
 
     return answer
 
-
-def _evolve(config: ClientConfig, **changes: Any) -> ClientConfig:
-    return attrs.evolve(config, **changes)

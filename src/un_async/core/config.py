@@ -22,12 +22,6 @@ POLL_SCHEDULE: tuple[float, ...] = (0.3, 0.45, 0.7, 0.9, 0.65, 1.6, 2.0)
 
 ENV_API_URL = "UNSANDBOX_API_URL"
 ENV_BACKEND = "UN_ASYNC_BACKEND"
-ENV_OPTIONS = {
-    "UN_ASYNC_CASSETTE": "cassette",
-    "UN_ASYNC_RECORD_MODE": "record_mode",
-    "UN_ASYNC_REPLAY_LATENCY": "replay_latency",
-}
-"""Environment variables copied into ``ClientConfig.options`` (read by the replay backend)."""
 
 
 def is_loopback_host(host: str) -> bool:
@@ -58,7 +52,11 @@ class ClientConfig:
     (``None``: wait without a deadline). ``languages_cache_path=False`` disables the
     languages cache; ``None`` means ``~/.unsandbox/languages.json``. ``shared_polling``
     serves concurrent waits with one ``GET /jobs`` per tick instead of one poll per job
-    (:mod:`~un_async.core.shared_polling`).
+    (:mod:`~un_async.core.shared_polling`). ``abandon_cancel_timeout`` bounds the cancel
+    sent for an abandoned job (and how long ``aclose()`` waits for such cancels);
+    ``abandon_cancel_grace`` is how long a timed-out call waits for that cancel before
+    raising. ``options`` are free-form settings for backends (``ssl_context``, ...); a
+    backend's own settings go to ``AsyncClient(backend_options=...)``.
     """
 
     base_url: str = attrs.field(default=DEFAULT_BASE_URL, converter=_normalise_base_url)
@@ -70,6 +68,8 @@ class ClientConfig:
     poll_jitter: float = 0.1
     shared_polling: bool = True
     cancel_on_abandon: bool = True
+    abandon_cancel_timeout: float = 10.0
+    abandon_cancel_grace: float = 1.0
     retry: RetryPolicy = attrs.field(factory=RetryPolicy)
     max_concurrency: int | None = None
     languages_cache_path: Path | bool | None = None
@@ -92,13 +92,16 @@ class ClientConfig:
             raise ConfigurationError("poll_schedule must be a non-empty list of delays >= 0")
         if self.max_concurrency is not None and self.max_concurrency < 1:
             raise ConfigurationError("max_concurrency must be at least 1")
+        if self.abandon_cancel_timeout <= 0 or self.abandon_cancel_grace < 0:
+            raise ConfigurationError(
+                "abandon_cancel_timeout must be positive and abandon_cancel_grace >= 0"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> ClientConfig:
         """Build a config from ``UNSANDBOX_API_URL`` and ``UN_ASYNC_BACKEND``, then overrides.
 
-        Explicit overrides win over the environment; ``None`` overrides are ignored. The
-        variables in :data:`ENV_OPTIONS` become ``options`` entries.
+        Explicit overrides win over the environment; ``None`` overrides are ignored.
         """
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
@@ -107,10 +110,30 @@ class ClientConfig:
         if env.get(ENV_BACKEND):
             values["backend"] = env[ENV_BACKEND]
         values.update({key: value for key, value in overrides.items() if value is not None})
-        env_options = {key: env[name] for name, key in ENV_OPTIONS.items() if env.get(name)}
-        if env_options:
-            values["options"] = {**env_options, **values.get("options", {})}
+        if isinstance(values.get("languages_cache_path"), str):
+            values["languages_cache_path"] = Path(values["languages_cache_path"])
         return cls(**values)
+
+    @classmethod
+    def from_arguments(
+        cls,
+        config: ClientConfig | None,
+        environ: Mapping[str, str],
+        overrides: Mapping[str, Any],
+        *,
+        wait_timeout: Any,
+        unset: Any,
+    ) -> ClientConfig:
+        """The config of a client built with ``config=`` or with individual settings
+        (``overrides``, ``None`` meaning "not given"), never both; ``wait_timeout`` applies
+        unless it is the ``unset`` marker."""
+        if config is None:
+            config = cls.from_env(environ, **overrides)
+        elif any(value is not None for value in overrides.values()):
+            raise ConfigurationError("pass either config= or individual settings, not both")
+        if wait_timeout is not unset:
+            config = attrs.evolve(config, wait_timeout=wait_timeout)
+        return config
 
     @property
     def languages_cache_file(self) -> Path | None:

@@ -31,9 +31,12 @@ import random
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
-from un_async.core.errors import ConfigurationError, JobTimeoutError, RateLimitError
+from un_async.core.errors import ConfigurationError, JobTimeoutError, loaded_service_error
+
+if TYPE_CHECKING:
+    from un_async.core.service_errors import RateLimitError
 
 __all__ = ["ConcurrencyGovernor", "owns_concurrency_retries"]
 
@@ -141,7 +144,11 @@ class ConcurrencyGovernor:
             token = _GOVERNED.set(self.resubmit)
             try:
                 result = await submit()
-            except RateLimitError as exc:
+            except Exception as error:
+                exc = _as_rate_limit(error)
+                if exc is None:
+                    self._release(accepted=False, finished=False)
+                    raise
                 if exc.is_concurrency_limit:
                     self._lower(exc, epoch)
                 self._release(accepted=False, finished=False)
@@ -237,3 +244,12 @@ class ConcurrencyGovernor:
 
 def _not_accepted() -> JobTimeoutError:
     return JobTimeoutError("the execution was not accepted before the deadline")
+
+
+def _as_rate_limit(error: Exception) -> RateLimitError | None:
+    """``error`` if it is a 429 :class:`RateLimitError`, else ``None`` (without importing
+    the HTTP error family when no HTTP backend ever ran)."""
+    cls = loaded_service_error("RateLimitError")
+    if cls is not None and isinstance(error, cls):
+        return cast("RateLimitError", error)
+    return None

@@ -23,8 +23,7 @@ from un_async.core.models import ExecutionRequest, ExecutionResult
 if TYPE_CHECKING:
     from un_async.core.config import ClientConfig
     from un_async.core.events import ExecutionEvent
-    from un_async.core.executor import Executor
-    from un_async.core.plugins import PluginHost
+    from un_async.core.executor import BackendContext, BaseExecutor
 
 __all__ = [
     "PROJECT",
@@ -99,7 +98,9 @@ class ResultCache(Protocol):
     async def put(self, request: ExecutionRequest, result: ExecutionResult) -> None: ...
 
 
-BackendFactory = Callable[["ClientConfig", "PluginHost"], "Executor"]
+BackendFactory = Callable[["BackendContext"], "BaseExecutor"]
+"""Builds a backend from its :class:`~un_async.core.executor.BackendContext` (the client's
+config, the plugin host, the environment and the backend's own options)."""
 
 
 class RegisterBackend(Protocol):
@@ -159,7 +160,10 @@ def get_result_cache(config: ClientConfig) -> ResultCache | None:
 @hookspec
 def register_backends(register: RegisterBackend) -> None:
     """Register backends selectable with ``AsyncClient(backend="name")`` or
-    ``UN_ASYNC_BACKEND``. The built-in backend is ``unsandbox``."""
+    ``UN_ASYNC_BACKEND``: ``register("name", factory)``, where ``factory(context)`` returns a
+    :class:`~un_async.core.executor.BaseExecutor`. The built-ins are ``unsandbox``,
+    ``local`` and ``replay``; a plugin registering the same name replaces a built-in.
+    Called once per plugin host, through pluggy (hook wrappers see the call)."""
 
 
 @hookspec

@@ -1,31 +1,38 @@
-"""Immutable data models shared by every backend.
+"""Data models shared by every backend.
 
-Requests are validated on construction (a bad value raises :class:`ValidationError`
-before anything is sent). Results are read-only mappings *and* attribute objects:
-``result["stdout"]``, ``result.get("stdout")`` and ``result.stdout`` all work. The mapping
-view is the server's JSON object, with the documented keys (``job_id``/``id``, ``status``,
-``stdout``, ``stderr``, ``exit_code``, ``language``, ``duration_ms``) filled in when the
-server used an alias or left them out; attributes are typed and normalised.
+Requests (:class:`ExecutionRequest`, :class:`InputFile`) are immutable and validated on
+construction: a bad value raises :class:`ValidationError` before anything is sent. Replies
+(:class:`ExecutionResult`, :class:`JobInfo`, :class:`Snapshot`, :class:`Record`) are
+``dict`` instances with typed attributes; they live in :mod:`un_async.core.replies` and
+are re-exported here.
 """
 
 from __future__ import annotations
 
 import difflib
-import enum
 import re
-from collections.abc import Collection, Iterator, Mapping
-from types import MappingProxyType
-from typing import Any, ClassVar
+from collections.abc import Collection, Mapping
+from typing import Any, NoReturn
 
 import attrs
 
 from un_async.core.errors import ValidationError
+from un_async.core.replies import (
+    Artifact,
+    ExecutionResult,
+    JobInfo,
+    JobStatus,
+    Record,
+    Snapshot,
+    count_repr,
+)
 
 __all__ = [
     "NETWORK_MODES",
     "Artifact",
     "ExecutionRequest",
     "ExecutionResult",
+    "FrozenEnv",
     "InputFile",
     "JobInfo",
     "JobStatus",
@@ -40,115 +47,6 @@ VCPU_RANGE = (1, 8)
 MAX_ENV_VARS = 256
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LANGUAGE = re.compile(r"^[a-z][a-z0-9_+#.-]{0,31}$")
-
-
-class JobStatus(enum.StrEnum):
-    """A job's lifecycle state. Values the SDK does not know map to ``UNKNOWN``."""
-
-    PENDING = "pending"
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    TIMEOUT = "timeout"
-    CANCELLED = "cancelled"
-    UNKNOWN = "unknown"
-
-    @classmethod
-    def parse(cls, value: object) -> JobStatus:
-        """Map a wire value to a member; anything unrecognised becomes ``UNKNOWN``."""
-        if isinstance(value, str):
-            try:
-                return cls(value.strip().lower())
-            except ValueError:
-                return cls.UNKNOWN
-        return cls.UNKNOWN
-
-    @property
-    def is_terminal(self) -> bool:
-        """True for completed, failed, timeout and cancelled; unknown states are not terminal."""
-        return self in _TERMINAL
-
-
-_TERMINAL = frozenset(
-    {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.TIMEOUT, JobStatus.CANCELLED}
-)
-
-
-class Record(Mapping[str, Any]):
-    """A read-only mapping over a server object that also allows attribute access.
-
-    Used for replies whose shape the protocol does not pin down (cancel, restore, delete).
-    """
-
-    __slots__ = ("_data",)
-
-    def __init__(self, data: Mapping[str, Any] | None = None) -> None:
-        self._data: Mapping[str, Any] = MappingProxyType(dict(data or {}))
-
-    def __getitem__(self, key: str) -> Any:
-        return self._data[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        try:
-            return self._data[name]
-        except KeyError:
-            raise AttributeError(f"{type(self).__name__} has no field {name!r}") from None
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({dict(self._data)!r})"
-
-    def to_dict(self) -> dict[str, Any]:
-        """A plain, mutable copy of the mapping view."""
-        return dict(self._data)
-
-
-class _WireView(Mapping[str, Any]):
-    """Mapping behaviour for attrs models: reads go to a ``_view`` dict (the documented
-    keys, then ``raw`` over them), built on first mapping access — most results are only
-    ever read through attributes, so building it eagerly would cost every poll."""
-
-    __slots__ = ()
-    _view: Mapping[str, Any] | None
-    raw: Mapping[str, Any]
-
-    def _documented(self) -> dict[str, Any]:
-        raise NotImplementedError
-
-    @property
-    def _mapping(self) -> Mapping[str, Any]:
-        view = self._view
-        if view is None:
-            data = self._documented()
-            data.update(self.raw)
-            view = MappingProxyType(data)
-            object.__setattr__(self, "_view", view)
-        return view
-
-    def __getitem__(self, key: str) -> Any:
-        return self._mapping[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._mapping)
-
-    def __len__(self) -> int:
-        return len(self._mapping)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A plain, mutable copy of the mapping view."""
-        return dict(self._mapping)
-
-
-def _count_repr(unit: str) -> Any:
-    """An attrs ``repr`` that shows only a size, never the content."""
-    return lambda value: f"<{len(value)} {unit}>"
 
 
 def _require_utf8(what: str, text: str) -> None:
@@ -177,7 +75,7 @@ class InputFile:
     """A file placed in the sandbox's working directory (sent base64-encoded)."""
 
     filename: str = attrs.field(converter=_check_filename)
-    content: bytes = attrs.field(repr=_count_repr("bytes"))
+    content: bytes = attrs.field(repr=count_repr("bytes"))
 
     @content.validator
     def _content_is_bytes(self, _: attrs.Attribute[bytes], value: object) -> None:
@@ -191,14 +89,6 @@ class InputFile:
             raise ValidationError(f"input file {filename!r}: content must be bytes or str")
         _require_utf8(f"input file {filename!r}", text)
         return cls(filename=filename, content=text.encode("utf-8"))
-
-
-@attrs.frozen(kw_only=True)
-class Artifact:
-    """A file the sandbox returned (``return_artifact=True``), already base64-decoded."""
-
-    filename: str
-    content: bytes = attrs.field(repr=_count_repr("bytes"))
 
 
 def _validate_language(_: Any, __: Any, value: Any) -> None:
@@ -224,7 +114,7 @@ def check_known_language(language: str, known: Collection[str]) -> None:
 def _validate_code(_: Any, __: Any, value: Any) -> None:
     if not isinstance(value, str):
         raise ValidationError(f"code must be a string, not {type(value).__name__}")
-    if not value.strip():
+    if not value or value.isspace():
         raise ValidationError("code is empty")
     _require_utf8("code", value)
 
@@ -246,9 +136,59 @@ def _validate_network_mode(_: Any, __: Any, value: object) -> None:
         raise ValidationError(f"network_mode must be one of {NETWORK_MODES}, got {value!r}")
 
 
-def _freeze_env(value: Mapping[str, str] | None) -> Mapping[str, str]:
-    if value is None:
-        return MappingProxyType({})
+class FrozenEnv(dict[str, str]):
+    """A request's environment variables: a read-only ``dict`` (so it serialises to JSON
+    as it is, without a copy). Changing it raises :class:`TypeError`; ``repr`` shows only
+    the number of variables (values may be secrets)."""
+
+    __slots__ = ()
+
+    def __setitem__(self, key: str, value: str) -> NoReturn:
+        raise _read_only()
+
+    def __delitem__(self, key: str) -> NoReturn:
+        raise _read_only()
+
+    def __ior__(self, other: Any) -> NoReturn:  # type: ignore[misc]
+        raise _read_only()
+
+    def setdefault(self, *args: Any) -> NoReturn:
+        raise _read_only()
+
+    def pop(self, *args: Any) -> NoReturn:
+        raise _read_only()
+
+    def popitem(self) -> NoReturn:
+        raise _read_only()
+
+    def clear(self) -> NoReturn:
+        raise _read_only()
+
+    def update(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise _read_only()
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(frozenset(self.items()))
+
+    def __reduce__(self) -> tuple[type[FrozenEnv], tuple[dict[str, str]]]:
+        return (FrozenEnv, (dict(self),))
+
+    def __repr__(self) -> str:
+        return f"FrozenEnv(<{len(self)} vars>)"
+
+
+def _read_only() -> TypeError:
+    return TypeError("a request's env is read-only; build a new request to change it")
+
+
+_NO_ENV = FrozenEnv()
+
+
+def _freeze_env(value: Mapping[str, str] | None) -> FrozenEnv:
+    if value is None or (not value and isinstance(value, Mapping)):
+        return _NO_ENV
+    if isinstance(value, FrozenEnv):
+        return value  # validated when it was frozen
     if not isinstance(value, Mapping):
         raise ValidationError("env must be a mapping of variable names to string values")
     if len(value) > MAX_ENV_VARS:
@@ -259,11 +199,11 @@ def _freeze_env(value: Mapping[str, str] | None) -> Mapping[str, str]:
         if not isinstance(item, str) or "\x00" in item:
             raise ValidationError(f"environment variable {key!r} must be a string without NUL")
         _require_utf8(f"environment variable {key!r}", item)
-    return MappingProxyType(dict(value))
+    return FrozenEnv(value)
 
 
 def _freeze_files(value: Any) -> tuple[InputFile, ...]:
-    if value is None:
+    if value is None or (type(value) is tuple and not value):
         return ()
     if isinstance(value, Mapping):
         items = [_coerce_file(name, content) for name, content in value.items()]
@@ -303,10 +243,8 @@ class ExecutionRequest:
     """
 
     language: str = attrs.field(validator=_validate_language)
-    code: str = attrs.field(validator=_validate_code, repr=_count_repr("chars"))
-    env: Mapping[str, str] = attrs.field(
-        factory=dict, converter=_freeze_env, repr=_count_repr("vars")
-    )
+    code: str = attrs.field(validator=_validate_code, repr=count_repr("chars"))
+    env: FrozenEnv = attrs.field(default=None, converter=_freeze_env, repr=count_repr("vars"))
     input_files: tuple[InputFile, ...] = attrs.field(factory=tuple, converter=_freeze_files)
     network_mode: str | None = attrs.field(default=None, validator=_validate_network_mode)
     ttl: int | None = attrs.field(default=None, validator=_validate_range("ttl", TTL_RANGE))
@@ -326,98 +264,3 @@ class ExecutionRequest:
                 self.return_artifact,
             )
         )
-
-
-@attrs.frozen(kw_only=True, eq=False)
-class ExecutionResult(_WireView):
-    """A job's state: final for a finished execution, or pending/running while it runs.
-
-    A program that exits non-zero is a normal result (``exit_code`` != 0), not an error.
-    ``duration_ms`` is read from ``execution_time_ms``, ``duration_ms``, ``total_time_ms``
-    or ``execution_time``, whichever the server sent.
-    """
-
-    DOCUMENTED: ClassVar[tuple[str, ...]] = (
-        "job_id",
-        "status",
-        "stdout",
-        "stderr",
-        "exit_code",
-        "language",
-        "duration_ms",
-    )
-
-    job_id: str | None = None
-    status: JobStatus = JobStatus.UNKNOWN
-    raw_status: str | None = None
-    stdout: str = ""
-    stderr: str = ""
-    exit_code: int | None = None
-    language: str | None = None
-    duration_ms: int | None = None
-    error: str | None = None
-    artifacts: tuple[Artifact, ...] = ()
-    raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
-    _view: Mapping[str, Any] | None = attrs.field(default=None, init=False, repr=False)
-
-    def _documented(self) -> dict[str, Any]:
-        documented = {name: getattr(self, name) for name in self.DOCUMENTED}
-        documented["status"] = self.raw_status or self.status.value
-        if self.job_id is not None:
-            documented["id"] = self.job_id
-        return documented
-
-    @property
-    def is_final(self) -> bool:
-        """True when the job reached a terminal status."""
-        return self.status.is_terminal
-
-    @property
-    def success(self) -> bool:
-        """The server's ``success`` flag, else: completed with exit code 0 and no error."""
-        flag = self.raw.get("success")
-        if isinstance(flag, bool):
-            return flag
-        return self.status is JobStatus.COMPLETED and self.exit_code == 0 and not self.error
-
-
-@attrs.frozen(kw_only=True, eq=False)
-class JobInfo(_WireView):
-    """One entry of ``list_jobs()``: ``job["id"]`` and ``job["job_id"]`` both give the id."""
-
-    job_id: str
-    status: JobStatus = JobStatus.UNKNOWN
-    raw_status: str | None = None
-    language: str | None = None
-    created_at: Any = None
-    completed_at: Any = None
-    error: str | None = None
-    raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
-    _view: Mapping[str, Any] | None = attrs.field(default=None, init=False, repr=False)
-
-    def _documented(self) -> dict[str, Any]:
-        return {
-            "id": self.job_id,
-            "job_id": self.job_id,
-            "status": self.raw_status or self.status.value,
-            "language": self.language,
-        }
-
-
-@attrs.frozen(kw_only=True, eq=False)
-class Snapshot(_WireView):
-    """One snapshot as listed by ``list_snapshots()``; ``snap["id"]`` gives its id."""
-
-    id: str
-    name: str | None = None
-    source_type: str | None = None
-    source_id: str | None = None
-    size_bytes: int | None = None
-    hot: bool | None = None
-    locked: bool | None = None
-    created_at: Any = None
-    raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
-    _view: Mapping[str, Any] | None = attrs.field(default=None, init=False, repr=False)
-
-    def _documented(self) -> dict[str, Any]:
-        return {"id": self.id, "snapshot_id": self.id, "name": self.name}

@@ -142,11 +142,12 @@ class PluginHost:
             if self._backends is None:
                 found: dict[str, BackendFactory] = {}
 
-                def register(name: str, factory: BackendFactory) -> None:
-                    found[name] = factory
+                # pluggy calls the last-registered (third-party) plugins first and the
+                # trylast built-ins last; register() keeps the first name it sees.
+                def keep_first(name: str, factory: BackendFactory) -> None:
+                    found.setdefault(name, factory)
 
-                for impl in self._pm.hook.register_backends.get_hookimpls():
-                    impl.function(register=register)
+                self._pm.hook.register_backends(register=keep_first)
                 self._backends = found
             return dict(self._backends)
 

@@ -15,7 +15,6 @@ from email.utils import parsedate_to_datetime
 
 import attrs
 
-from un_async.core.errors import APIError, RateLimitError, TransportError
 from un_async.core.governor import owns_concurrency_retries
 
 __all__ = ["RetryPolicy", "parse_retry_after"]
@@ -72,6 +71,8 @@ class RetryPolicy:
         A concurrency-limit 429 inside a governed submission is left to the
         :mod:`~un_async.core.governor`, which re-sends it under a lowered limit.
         """
+        from un_async.core.service_errors import APIError, RateLimitError, TransportError
+
         if isinstance(error, TransportError):
             return idempotent or not error.request_sent
         if (
@@ -86,6 +87,8 @@ class RetryPolicy:
 
     def delay(self, attempt: int, error: Exception, rng: random.Random | None = None) -> float:
         """Seconds to wait before attempt ``attempt + 1`` (``attempt`` starts at 1)."""
+        from un_async.core.service_errors import APIError
+
         if isinstance(error, APIError):
             hinted = parse_retry_after(error.headers.get("Retry-After"))
             if hinted is not None:

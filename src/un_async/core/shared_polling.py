@@ -4,8 +4,12 @@ Per-job polling costs one request per job per poll. The shared waiter keeps, for
 set of credentials, one ticker that lists the account's jobs and fetches
 ``GET /jobs/{id}`` only for jobs the listing shows finished (or in a state it cannot
 classify). Jobs the listing does not show (just created, or lost), and every job while
-the listing fails, are polled on their own. A single waiting job is always polled on its
-own: listing would not save a request.
+the listing fails, are polled on their own.
+
+A wait alone on its account polls its job itself, in its caller's task, exactly as the
+per-job waiter does (both drive :class:`~un_async.core.waiting.PollState`): listing would
+not save a request. When a second wait of the account arrives it starts the ticker, and
+the first joins it at once, keeping its place in the schedule.
 
 Schedule: each wait keeps the per-job due times of :class:`~un_async.core.waiting.WaitPolicy`
 (300, 450, 700 ms … after the wait started, jittered). A tick runs at the earliest due
@@ -15,6 +19,20 @@ while ticks are never closer than ``window`` (default: 0.8 times the shortest de
 A tick's listing runs in the background, so one slow reply does not hold back the next
 tick; with :data:`MAX_LISTINGS` in flight, due jobs join the newest listing (or, if that
 one has been in flight longer than the schedule's longest delay, are polled on their own).
+
+The listing is never trusted alone (its size, order, paging and freshness are not
+specified, spec §3.2):
+
+* each wait fetches its job on its own at least every ``confirm_every`` seconds (default
+  :data:`CONFIRM_FACTOR` times the schedule's longest delay: 8 s), even while the listing
+  shows it running; a listing that never shows a job finished therefore delays its result
+  by at most that much over per-job polling;
+* a listing that contradicts the jobs' own replies is a strike: one started after a job's
+  own reply showed it pending or running that omits it, when the job's next own reply
+  still shows it so (a truncated or partial listing), or one started after a job's own
+  reply that shows it at an earlier status (a stale one). After ``max_strikes`` strikes,
+  or one listing of more than ``max_listing_entries`` jobs, listing is off for that
+  account for the waiter's lifetime (logged once) and its jobs are polled one by one.
 
 Failure handling is per job and the same as per-job polling
 (:class:`~un_async.core.waiting.PollHealth`), a listing standing in for the polls of the
@@ -30,19 +48,35 @@ poll. Any other listing failure turns listing off for :data:`LIST_BACKOFF` secon
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import random
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
-from un_async.core.credentials import Credentials
+from un_async.core.credentials import Credentials, mask_key
 from un_async.core.errors import ClientClosedError, NotFoundError, RateLimitError
 from un_async.core.executor import Executor
 from un_async.core.models import ExecutionResult, JobStatus
-from un_async.core.waiting import TRANSIENT, PollHealth, WaitPolicy, timeout_error
+from un_async.core.waiting import (
+    TRANSIENT,
+    PollHealth,
+    PollState,
+    WaitPolicy,
+    timeout_error,
+)
 
-__all__ = ["LIST_BACKOFF", "MAX_LISTINGS", "JobLister", "SharedPollingWaiter", "job_lister"]
+__all__ = [
+    "CONFIRM_FACTOR",
+    "LIST_BACKOFF",
+    "MAX_LISTINGS",
+    "MAX_LISTING_ENTRIES",
+    "MAX_STRIKES",
+    "JobLister",
+    "SharedPollingWaiter",
+    "job_lister",
+]
 
 log = logging.getLogger("un_async")
 
@@ -57,7 +91,31 @@ LIST_BACKOFF = 60.0
 MAX_LISTINGS = 2
 """Listings of one account in flight at once; beyond that, due jobs join the newest."""
 
-_STILL_RUNNING = frozenset({JobStatus.PENDING, JobStatus.RUNNING})
+CONFIRM_FACTOR = 4.0
+"""Default ``confirm_every``, in multiples of the schedule's longest delay: a job's own
+fetch at least every 8 s on the default schedule, about one request per job for every
+four per-job polls, and a stale listing costs a wait at most 8 s."""
+
+MAX_LISTING_ENTRIES = 5_000
+"""Default ``max_listing_entries``: a bigger listing (on the order of 1 MB of JSON,
+parsed on every tick) turns listing off for the account."""
+
+MAX_STRIKES = 3
+"""Default ``max_strikes``: contradictions between an account's listing and its jobs' own
+replies after which listing is turned off for the account."""
+
+_AccountKey = tuple[str, str]
+
+_PENDING, _RUNNING, _FINAL = 0, 1, 2
+
+
+def _rank(status: JobStatus) -> int | None:
+    """Lifecycle order of a status (pending < running < final); ``None``: unknown."""
+    if status is JobStatus.PENDING:
+        return _PENDING
+    if status is JobStatus.RUNNING:
+        return _RUNNING
+    return _FINAL if status.is_terminal else None
 
 
 def job_lister(executor: Executor) -> JobLister:
@@ -87,10 +145,11 @@ def _from_listing(job_id: str, entry: Mapping[str, Any]) -> ExecutionResult:
 
 
 class _Wait:
-    """One caller waiting for one job."""
+    """One caller waiting for one job in a group."""
 
     __slots__ = (
         "busy",
+        "confirmed",
         "entry",
         "fetch_next",
         "future",
@@ -100,6 +159,8 @@ class _Wait:
         "last",
         "listed",
         "next_due",
+        "omitted",
+        "own_rank",
     )
 
     def __init__(
@@ -109,17 +170,24 @@ class _Wait:
         health: PollHealth,
         first_due: float,
         last: ExecutionResult | None,
+        *,
+        confirmed: float,
+        index: int = 0,
+        own_rank: int | None = None,
     ) -> None:
         self.job_id = job_id
         self.future = future
         self.health = health
         self.next_due = first_due
-        self.index = 0
+        self.index = index
         self.last = last
         self.entry: Mapping[str, Any] | None = None  # newer than ``last`` when set
         self.listed = False  # the latest listing showed the job
         self.fetch_next = False  # a listing failed for it: its next poll is its own
         self.busy = False
+        self.confirmed = confirmed  # loop time of its last own reply (else of the start)
+        self.own_rank = own_rank  # _rank of that reply's status
+        self.omitted = False  # a listing omitted it while its own reply showed it active
 
     def last_state(self) -> ExecutionResult | None:
         if self.entry is not None:
@@ -150,6 +218,8 @@ class _Group:
 
     __slots__ = (
         "credentials",
+        "finished",
+        "key",
         "list_off_until",
         "listings",
         "not_before",
@@ -159,7 +229,8 @@ class _Group:
         "wakeup",
     )
 
-    def __init__(self, credentials: Credentials) -> None:
+    def __init__(self, key: _AccountKey, credentials: Credentials) -> None:
+        self.key = key
         self.credentials = credentials
         self.waits: dict[_Wait, None] = {}
         self.task: asyncio.Task[None] | None = None
@@ -168,9 +239,40 @@ class _Group:
         self.list_off_until = -math.inf
         self.not_before = -math.inf  # no tick before (a 429's Retry-After)
         self.listings: list[_Listing] = []  # in flight, oldest first
+        # Jobs whose own reply showed them final, and when: checked against the next listing.
+        self.finished: dict[str, float] = {}
 
     def next_due(self) -> float:
         return min((w.next_due for w in self.waits if not w.busy), default=math.inf)
+
+
+class _Solo:
+    """The wait polling alone for its account, in its caller's task; ``wake`` ends its
+    sleep early (a second wait arrived, or the waiter closed)."""
+
+    __slots__ = ("sleeper",)
+
+    def __init__(self) -> None:
+        self.sleeper: asyncio.Future[None] | None = None
+
+    async def sleep(self, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        self.sleeper = future = loop.create_future()
+        handle = loop.call_later(seconds, _set_done, future)
+        try:
+            await future
+        finally:
+            handle.cancel()
+            self.sleeper = None
+
+    def wake(self) -> None:
+        if self.sleeper is not None:
+            _set_done(self.sleeper)
+
+
+def _set_done(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 class SharedPollingWaiter:
@@ -178,7 +280,10 @@ class SharedPollingWaiter:
 
     ``poll`` fetches one job (no retries); ``lister`` lists the account's jobs (see
     :func:`job_lister`). With fewer than ``min_listed`` waits for an account, jobs are
-    polled on their own. ``window`` is the tick coalescing window in seconds.
+    polled on their own (``min_listed=1``: list even for one wait). ``window`` is the tick
+    coalescing window in seconds. ``confirm_every`` (seconds; default
+    :data:`CONFIRM_FACTOR` times the longest delay), ``max_strikes`` and
+    ``max_listing_entries`` bound how much a wrong listing can cost (see the module doc).
     """
 
     def __init__(
@@ -189,6 +294,9 @@ class SharedPollingWaiter:
         *,
         min_listed: int = 2,
         window: float | None = None,
+        confirm_every: float | None = None,
+        max_strikes: int = MAX_STRIKES,
+        max_listing_entries: int = MAX_LISTING_ENTRIES,
         rng: random.Random | None = None,
     ) -> None:
         self._poll = poll
@@ -196,9 +304,16 @@ class SharedPollingWaiter:
         self.policy = policy
         self.min_listed = min_listed
         self.window = 0.8 * min(policy.schedule) if window is None else window
+        longest = max(policy.schedule)
+        self.confirm_every = CONFIRM_FACTOR * longest if confirm_every is None else confirm_every
+        self.max_strikes = max_strikes
+        self.max_listing_entries = max_listing_entries
         self._rng = rng or random.Random()
-        self._groups: dict[tuple[str, str], _Group] = {}
-        self._tasks: set[asyncio.Task[None]] = set()  # tickers, listings, single-job polls
+        self._groups: dict[_AccountKey, _Group] = {}
+        self._solos: dict[_AccountKey, _Solo] = {}
+        self._strikes: dict[_AccountKey, int] = {}
+        self._unlisted: set[_AccountKey] = set()  # accounts whose listing is off for good
+        self._tasks: set[asyncio.Task[None]] = set()  # tickers, listings, fetches
         self._closed = False
 
     async def wait(
@@ -215,27 +330,21 @@ class SharedPollingWaiter:
         now = loop.time()
         if deadline is not None and deadline <= now:
             raise timeout_error(job_id, last)
+        key = (credentials.public_key, credentials.secret_key)
+        group = self._groups.get(key)
+        if self.min_listed > 1 and not (group and group.waits) and key not in self._solos:
+            state = PollState(self.policy, job_id, now, last)
+            return await self._wait_alone(key, credentials, state, deadline)
         health = PollHealth(self.policy, job_id, now)
         first_due = now + self.policy.delay(0, self._rng)
-        wait = _Wait(job_id, loop.create_future(), health, first_due, last)
-        group = self._join(credentials, wait)
-        try:
-            if deadline is None:
-                return await wait.future
-            async with asyncio.timeout_at(deadline):
-                return await wait.future
-        except TimeoutError:
-            if wait.future.done() and not wait.future.cancelled():
-                raise  # the job's own error, not the deadline
-            raise timeout_error(job_id, wait.last_state()) from None
-        finally:
-            group.waits.pop(wait, None)
-            if wait.future.done() and not wait.future.cancelled():
-                wait.future.exception()  # retrieved: no "never retrieved" warning
+        wait = _Wait(job_id, loop.create_future(), health, first_due, last, confirmed=now)
+        return await self._wait_in_group(key, credentials, wait, deadline)
 
     async def aclose(self) -> None:
         """Fail pending waits with :class:`ClientClosedError` and stop every ticker."""
         self._closed = True
+        for solo in self._solos.values():
+            solo.wake()  # it sees the waiter closed
         for group in self._groups.values():
             for wait in group.waits:
                 wait.fail(ClientClosedError("the client is closed"))
@@ -245,21 +354,93 @@ class SharedPollingWaiter:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    # -- ticker ---------------------------------------------------------------------------
+    # -- one wait on its own --------------------------------------------------------------
 
-    def _join(self, credentials: Credentials, wait: _Wait) -> _Group:
-        key = (credentials.public_key, credentials.secret_key)
+    async def _wait_alone(
+        self, key: _AccountKey, credentials: Credentials, state: PollState, deadline: float | None
+    ) -> ExecutionResult:
+        """Poll like the per-job waiter until final, or until a second wait of the account
+        starts a group: then join it, due when this wait's next poll would have been."""
+        loop = asyncio.get_running_loop()
+        solo = self._solos[key] = _Solo()
+        poll = functools.partial(self._poll, credentials, state.job_id)
+        try:
+            while True:
+                due = loop.time() + state.delay(self._rng)
+                while True:
+                    if self._closed:
+                        raise ClientClosedError("the client is closed")
+                    group = self._groups.get(key)
+                    if group is not None and group.waits:
+                        del self._solos[key]
+                        wait = self._handed_over(state, loop.create_future(), due)
+                        return await self._wait_in_group(key, credentials, wait, deadline)
+                    until = due if deadline is None else min(due, deadline)
+                    remaining = until - loop.time()
+                    if remaining <= 0:
+                        break
+                    await solo.sleep(remaining)
+                if deadline is not None and loop.time() >= deadline:
+                    raise timeout_error(state.job_id, state.last)
+                result = await state.poll(poll, deadline)
+                if result is not None:
+                    return result
+        finally:
+            if self._solos.get(key) is solo:
+                del self._solos[key]
+
+    @staticmethod
+    def _handed_over(
+        state: PollState, future: asyncio.Future[ExecutionResult], due: float
+    ) -> _Wait:
+        """A group member continuing ``state``: same health, schedule place and last reply."""
+        seen = state.last if state.seen_at is not None else None
+        return _Wait(
+            state.job_id,
+            future,
+            state.health,
+            due,
+            state.last,
+            confirmed=state.seen_at if state.seen_at is not None else state.health.started,
+            index=state.index,
+            own_rank=None if seen is None else _rank(seen.status),
+        )
+
+    # -- waits in a group -----------------------------------------------------------------
+
+    async def _wait_in_group(
+        self, key: _AccountKey, credentials: Credentials, wait: _Wait, deadline: float | None
+    ) -> ExecutionResult:
+        group = self._join(key, credentials, wait)
+        try:
+            if deadline is None:
+                return await wait.future
+            async with asyncio.timeout_at(deadline):
+                return await wait.future
+        except TimeoutError:
+            if wait.future.done() and not wait.future.cancelled():
+                raise  # the job's own error, not the deadline
+            raise timeout_error(wait.job_id, wait.last_state()) from None
+        finally:
+            group.waits.pop(wait, None)
+            if wait.future.done() and not wait.future.cancelled():
+                wait.future.exception()  # retrieved: no "never retrieved" warning
+
+    def _join(self, key: _AccountKey, credentials: Credentials, wait: _Wait) -> _Group:
         group = self._groups.get(key)
         if group is None:
-            group = self._groups[key] = _Group(credentials)
+            group = self._groups[key] = _Group(key, credentials)
         group.waits[wait] = None
         if group.task is None:
             group.task = self._spawn(self._run(key, group))
         elif wait.next_due < group.planned:
             group.wakeup.set()
+        solo = self._solos.get(key)
+        if solo is not None:
+            solo.wake()  # the wait polling alone joins this group
         return group
 
-    async def _run(self, key: tuple[str, str], group: _Group) -> None:
+    async def _run(self, key: _AccountKey, group: _Group) -> None:
         loop = asyncio.get_running_loop()
         try:
             while group.waits:
@@ -307,7 +488,11 @@ class SharedPollingWaiter:
                 due.append(wait)
         if not due:
             return
-        listed = len(group.waits) >= self.min_listed and now >= group.list_off_until
+        listed = (
+            len(group.waits) >= self.min_listed
+            and now >= group.list_off_until
+            and group.key not in self._unlisted
+        )
         if listed and len(group.listings) < MAX_LISTINGS:
             listing = _Listing(now, due)
             group.listings.append(listing)
@@ -334,23 +519,69 @@ class SharedPollingWaiter:
         except Exception as exc:  # e.g. no such endpoint: stop listing for a while
             group.list_off_until = listing.started + LIST_BACKOFF
             log.info("job listing unavailable (%s); polling jobs one by one", exc)
-            for wait in listing.due:
-                if not wait.busy and not wait.future.done():
-                    self._fetch(group, wait, loop)
+            self._fetch_all(group, listing.due, loop)
             return
         finally:
             group.listings.remove(listing)
+        if len(found) > self.max_listing_entries:
+            self._stop_listing(
+                group.key, f"{len(found)} jobs listed, more than {self.max_listing_entries}"
+            )
+            self._fetch_all(group, listing.due, loop)
+            return
+        self._check_finished(group, listing, found)
+        now = loop.time()
         due = {id(wait) for wait in listing.due}
         for wait in list(group.waits):
             if wait.busy or wait.future.done():
                 continue
             entry = found.get(wait.job_id)
             wait.listed = entry is not None
-            if entry is not None and JobStatus.parse(entry.get("status")) in _STILL_RUNNING:
+            rank = None if entry is None else _rank(JobStatus.parse(entry.get("status")))
+            if wait.own_rank is not None and wait.confirmed <= listing.started:
+                if entry is None and wait.own_rank < _FINAL:
+                    wait.omitted = True  # a strike if its next own reply shows it active
+                elif rank is not None and rank < wait.own_rank:
+                    self._strike(group.key, "it showed a job at an earlier status")
+            if rank is not None and rank < _FINAL and now - wait.confirmed < self.confirm_every:
                 wait.entry, wait.fetch_next = entry, False
                 wait.health.on_success()
             elif entry is not None or id(wait) in due:
-                self._fetch(group, wait, loop)  # finished, unclassifiable, or not listed
+                # finished, unclassifiable, unconfirmed for too long, or not listed
+                self._fetch(group, wait, loop)
+
+    def _check_finished(
+        self, group: _Group, listing: _Listing, found: Mapping[str, Mapping[str, Any]]
+    ) -> None:
+        """A listing started after a job's own reply showed it final must not show it
+        pending or running."""
+        for job_id, seen_final in list(group.finished.items()):
+            if seen_final > listing.started:
+                continue
+            del group.finished[job_id]
+            entry = found.get(job_id)
+            rank = None if entry is None else _rank(JobStatus.parse(entry.get("status")))
+            if rank is not None and rank < _FINAL:
+                self._strike(group.key, "it showed a finished job as still running")
+
+    def _strike(self, key: _AccountKey, reason: str) -> None:
+        """The listing contradicted a job's own replies; enough strikes turn it off."""
+        if key in self._unlisted:
+            return
+        strikes = self._strikes[key] = self._strikes.get(key, 0) + 1
+        if strikes >= self.max_strikes:
+            self._stop_listing(key, f"{reason}; {strikes} contradictions with the jobs' replies")
+
+    def _stop_listing(self, key: _AccountKey, reason: str) -> None:
+        if key in self._unlisted:
+            return
+        self._unlisted.add(key)
+        self._strikes.pop(key, None)
+        log.warning(
+            "job listing of account %s is unreliable (%s); polling its jobs one by one",
+            mask_key(key[0]),
+            reason,
+        )
 
     def _listing_failed(
         self, group: _Group, listing: _Listing, exc: Exception, loop: asyncio.AbstractEventLoop
@@ -379,6 +610,13 @@ class SharedPollingWaiter:
         task.add_done_callback(self._tasks.discard)
         return task
 
+    def _fetch_all(
+        self, group: _Group, waits: list[_Wait], loop: asyncio.AbstractEventLoop
+    ) -> None:
+        for wait in waits:
+            if not wait.busy and not wait.future.done():
+                self._fetch(group, wait, loop)
+
     def _fetch(self, group: _Group, wait: _Wait, loop: asyncio.AbstractEventLoop) -> None:
         wait.busy = True
         self._spawn(self._fetch_one(group, wait, loop))
@@ -396,10 +634,7 @@ class SharedPollingWaiter:
         except Exception as exc:
             error = exc
         else:
-            wait.health.on_success()
-            wait.last, wait.entry = state, None
-            if state.is_final:
-                wait.resolve(state)
+            self._observed(group, wait, state, loop.time())
         finally:
             wait.busy = False
             now = loop.time()
@@ -409,3 +644,18 @@ class SharedPollingWaiter:
                 group.wakeup.set()
         if error is not None:
             wait.fail(error)
+
+    def _observed(self, group: _Group, wait: _Wait, state: ExecutionResult, now: float) -> None:
+        """The job's own reply: record it, check the listing against it, resolve if final."""
+        wait.health.on_success()
+        wait.last, wait.entry = state, None
+        rank = _rank(state.status)
+        if wait.omitted and rank is not None and rank < _FINAL:
+            self._strike(group.key, "it omitted a job that was running")
+        wait.omitted = False
+        wait.confirmed, wait.own_rank = now, rank
+        if state.is_final:
+            listing = group.key not in self._unlisted and now >= group.list_off_until
+            if listing and len(group.waits) > 1:  # later listings are checked against it
+                group.finished[wait.job_id] = now
+            wait.resolve(state)

@@ -13,13 +13,13 @@ A 404 that follows a transient failure, with no successful observation in betwee
 the server restarted and lost the job (spec §4.2): that raises
 :class:`~un_async.core.errors.JobLostError`. A passed deadline raises
 :class:`~un_async.core.errors.JobTimeoutError` carrying the last state seen.
-:class:`PollHealth` holds these rules for every waiter.
+:class:`PollHealth` holds these rules for every waiter; :class:`PollState` is one wait
+polling its job on its own (a poll and its outcome).
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import random
 from collections.abc import Awaitable, Callable
 from typing import Protocol
@@ -39,7 +39,14 @@ from un_async.core.errors import (
 )
 from un_async.core.models import ExecutionResult
 
-__all__ = ["JobWaiter", "PerJobWaiter", "PollHealth", "WaitPolicy", "poll_until_final"]
+__all__ = [
+    "JobWaiter",
+    "PerJobWaiter",
+    "PollHealth",
+    "PollState",
+    "WaitPolicy",
+    "poll_until_final",
+]
 
 TRANSIENT = (ServerError, RateLimitError, RequestTimeoutError, TransportError)
 
@@ -136,6 +143,64 @@ def timeout_error(job_id: str, last: ExecutionResult | None) -> JobTimeoutError:
     )
 
 
+class PollState:
+    """One wait polling its job on its own: schedule position, health, last state seen.
+
+    Both waiters drive it (the per-job waiter for every wait, the shared waiter for a
+    wait that is alone on its account), so their give-up rules cannot drift apart.
+    """
+
+    __slots__ = ("health", "hold", "index", "job_id", "last", "policy", "seen_at")
+
+    def __init__(
+        self, policy: WaitPolicy, job_id: str, started: float, last: ExecutionResult | None
+    ) -> None:
+        self.policy = policy
+        self.job_id = job_id
+        self.health = PollHealth(policy, job_id, started)
+        self.index = 0  # polls made so far: the schedule position of the next delay
+        self.hold = 0.0  # a 429's Retry-After: the least time until the next poll
+        self.last = last
+        self.seen_at: float | None = None  # loop time of the last successful reply
+
+    def delay(self, rng: random.Random) -> float:
+        """Seconds from now to the next poll (jittered; at least a 429's hold)."""
+        return max(self.policy.delay(self.index, rng), self.hold)
+
+    async def poll(
+        self, poll: Callable[[], Awaitable[ExecutionResult]], deadline: float | None
+    ) -> ExecutionResult | None:
+        """Poll once: the final state, ``None`` to poll again, or the error ending the wait."""
+        loop = asyncio.get_running_loop()
+        self.index += 1
+        self.hold = 0.0
+        try:
+            if deadline is None:
+                state = await poll()
+            else:
+                async with asyncio.timeout_at(deadline):
+                    state = await poll()
+        except TimeoutError as exc:
+            if isinstance(exc, JobTimeoutError) or deadline is None or loop.time() < deadline:
+                raise
+            raise timeout_error(self.job_id, self.last) from None
+        except NotFoundError as exc:
+            error = self.health.on_not_found(exc, loop.time())
+            if error is exc:
+                raise
+            if error is not None:
+                raise error from None
+            return None
+        except TRANSIENT as exc:
+            if self.health.on_transient(exc) is not None:
+                raise
+            self.hold = self.policy.hold(exc)
+            return None
+        self.health.on_success()
+        self.last, self.seen_at = state, loop.time()
+        return state if state.is_final else None
+
+
 async def poll_until_final(
     poll: Callable[[], Awaitable[ExecutionResult]],
     *,
@@ -148,46 +213,20 @@ async def poll_until_final(
     """Call ``poll`` on the policy's schedule until the job is final (see module doc)."""
     loop = asyncio.get_running_loop()
     rng = rng or _RNG
-    health = PollHealth(policy, job_id, loop.time())
-    hold = 0.0  # a 429's Retry-After: the least time until the next poll
-    for index in itertools.count():
-        delay = max(policy.delay(index, rng), hold)
+    state = PollState(policy, job_id, loop.time(), last)
+    while True:
+        delay = state.delay(rng)
         if deadline is not None:
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise timeout_error(job_id, last)
+                raise timeout_error(job_id, state.last)
             delay = min(delay, remaining)
         await asyncio.sleep(delay)
-        hold = 0.0
         if deadline is not None and loop.time() >= deadline:
-            raise timeout_error(job_id, last)
-        try:
-            if deadline is None:
-                state = await poll()
-            else:
-                async with asyncio.timeout_at(deadline):
-                    state = await poll()
-        except TimeoutError as exc:
-            if isinstance(exc, JobTimeoutError) or deadline is None or loop.time() < deadline:
-                raise
-            raise timeout_error(job_id, last) from None
-        except NotFoundError as exc:
-            error = health.on_not_found(exc, loop.time())
-            if error is exc:
-                raise
-            if error is not None:
-                raise error from None
-            continue
-        except TRANSIENT as exc:
-            if health.on_transient(exc) is not None:
-                raise
-            hold = policy.hold(exc)
-            continue
-        health.on_success()
-        last = state
-        if state.is_final:
-            return state
-    raise AssertionError("unreachable")  # pragma: no cover
+            raise timeout_error(job_id, state.last)
+        result = await state.poll(poll, deadline)
+        if result is not None:
+            return result
 
 
 _RNG = random.Random()

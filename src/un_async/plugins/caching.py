@@ -152,13 +152,14 @@ class MemoryResultCache:
         self._lock = threading.Lock()
 
     async def get(self, request: ExecutionRequest) -> ExecutionResult | None:
-        """The cached result for ``request``, marking it recently used; else ``None``."""
+        """A copy of the cached result for ``request`` (results are mutable dicts), marking
+        it recently used; else ``None``."""
         key = request_digest(request)
         with self._lock:
             result = self._entries.get(key)
             if result is not None:
                 self._entries.move_to_end(key)
-            return result
+            return None if result is None else result.copy()
 
     async def put(self, request: ExecutionRequest, result: ExecutionResult) -> None:
         """Remember ``result`` if it is final, evicting the least recently used entry."""
@@ -166,7 +167,7 @@ class MemoryResultCache:
             return
         key = request_digest(request)
         with self._lock:
-            self._entries[key] = result
+            self._entries[key] = result.copy()
             self._entries.move_to_end(key)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)

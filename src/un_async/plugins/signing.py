@@ -2,7 +2,8 @@
 
 ``X-Signature = hex(HMAC-SHA256(secret_key, f"{timestamp}:{METHOD}:{path}:" + body))``
 computed over the exact body bytes that are sent; ``path`` excludes the query string
-unless the caller includes it.
+unless the caller includes it. The prefix and the body are fed to the MAC one after the
+other, so the body is never copied for signing.
 """
 
 from __future__ import annotations
@@ -15,15 +16,41 @@ from un_async.core.hookspecs import Signer, hookimpl
 
 __all__ = ["HmacSigner", "get_signer", "signature"]
 
+_KEYED_LIMIT = 16
+"""Keyed MACs a signer keeps (one per secret key in use); more empties the cache."""
+
+
+def _mac(keyed: hmac.HMAC, timestamp: int | str, method: str, path: str, body: bytes) -> str:
+    mac = keyed.copy()
+    mac.update(f"{timestamp}:{method.upper()}:{path}:".encode())
+    if body:
+        mac.update(body)
+    return mac.hexdigest()
+
 
 def signature(secret_key: str, timestamp: int | str, method: str, path: str, body: bytes) -> str:
     """The lowercase hex HMAC-SHA256 of ``timestamp:METHOD:path:body``."""
-    message = f"{timestamp}:{method.upper()}:{path}:".encode() + body
-    return hmac.digest(secret_key.encode(), message, "sha256").hex()
+    return _mac(hmac.new(secret_key.encode(), digestmod="sha256"), timestamp, method, path, body)
 
 
 class HmacSigner:
-    """Signs requests with ``Authorization``, ``X-Timestamp`` and ``X-Signature``."""
+    """Signs requests with ``Authorization``, ``X-Timestamp`` and ``X-Signature``.
+
+    The MAC keyed with a secret is set up once and copied per request (keying it is a third
+    of the cost of a signature).
+    """
+
+    def __init__(self) -> None:
+        self._keyed: dict[str, hmac.HMAC] = {}
+
+    def _keyed_mac(self, secret_key: str) -> hmac.HMAC:
+        keyed = self._keyed.get(secret_key)
+        if keyed is None:
+            if len(self._keyed) >= _KEYED_LIMIT:
+                self._keyed.clear()
+            keyed = hmac.new(secret_key.encode(), digestmod="sha256")
+            self._keyed[secret_key] = keyed
+        return keyed
 
     def sign(
         self, credentials: Credentials, *, timestamp: int, method: str, path: str, body: bytes
@@ -32,7 +59,7 @@ class HmacSigner:
         return {
             "Authorization": f"Bearer {credentials.public_key}",
             "X-Timestamp": stamp,
-            "X-Signature": signature(credentials.secret_key, stamp, method, path, body),
+            "X-Signature": _mac(self._keyed_mac(credentials.secret_key), stamp, method, path, body),
         }
 
     def __repr__(self) -> str:

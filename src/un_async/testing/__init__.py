@@ -1,8 +1,8 @@
 """Test support: a fake unsandbox server with fault injection.
 
-``FakeUnsandbox`` serves the unsandbox API over loopback with real signature checks, an
-in-memory job lifecycle and injectable faults; ``python -m un_async.testing`` runs it in a
-separate process.
+``FakeUnsandbox`` serves the whole unsandbox API over loopback with real signature checks,
+an in-memory job lifecycle, stateful sessions, services, snapshots and images, and
+injectable faults; ``python -m un_async.testing`` runs it in a separate process.
 """
 
 from .faults import (
@@ -14,6 +14,7 @@ from .faults import (
     LatencySource,
     error_mix,
 )
+from .listing import ListingPathology
 from .programs import ScriptedOutput, emulate
 from .server import (
     SPEC_LANGUAGES,
@@ -21,7 +22,9 @@ from .server import (
     TEST_PUBLIC_KEY,
     TEST_SECRET_KEY,
     FakeAccount,
+    FakeImage,
     FakeJob,
+    FakeService,
     FakeSession,
     FakeSnapshot,
     FakeUnsandbox,
@@ -36,7 +39,9 @@ __all__ = [
     "TEST_SECRET_KEY",
     "DurationModel",
     "FakeAccount",
+    "FakeImage",
     "FakeJob",
+    "FakeService",
     "FakeSession",
     "FakeSnapshot",
     "FakeUnsandbox",
@@ -44,6 +49,7 @@ __all__ = [
     "FaultKind",
     "LatencyModel",
     "LatencySource",
+    "ListingPathology",
     "RecordedRequest",
     "ScriptedOutput",
     "emulate",

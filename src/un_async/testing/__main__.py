@@ -63,7 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-verify-signatures", action="store_true")
     p.add_argument("--clock-offset", type=float, default=0.0)
     p.add_argument("--sudo-otp", default=None)
-    p.add_argument("--concurrency-limit", type=int, default=None)
+    p.add_argument("--concurrency-limit", type=int, default=None, help="active jobs per account")
+    p.add_argument(
+        "--vcpu-limit", type=int, default=None,
+        help="running vCPUs per account: 429 on session/service create, unfreeze, boost, resize",
+    )  # fmt: skip
     p.add_argument("--rate-limit", type=_rate_limit, default=None, metavar="N/SECONDS")
     p.add_argument("--no-retry-after", action="store_true", help="429s without Retry-After")
     p.add_argument(
@@ -111,6 +115,7 @@ def _make_server(args: argparse.Namespace) -> FakeUnsandbox:
         clock_offset=args.clock_offset,
         sudo_otp=args.sudo_otp,
         concurrency_limit=args.concurrency_limit,
+        vcpu_limit=args.vcpu_limit,
         rate_limit=args.rate_limit,
         rate_limit_retry_after=not args.no_retry_after,
         latency=parse_latency(args.latency, scale=args.scale, seed=args.seed),

@@ -3,60 +3,55 @@
 
 ``DELETE /jobs/{id}`` on a finished job answers 200 with its unchanged terminal status (or
 204 when ``cancel_status=204``), never 409. Lost jobs answer their configured error
-status, then 404 (spec §4.2).
+status, then 404 (spec §4.2). ``GET /jobs`` goes through the state's ``listing``
+pathologies (:mod:`.listing`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import heapq
-import uuid
 from typing import Any
 
-import attrs
 from aiohttp import web
 
-from .base import ACCOUNT, ServerState
-from .faults import FaultKind
-from .programs import ScriptedOutput, emulate
-from .replies import (
-    HTTPError,
-    bad_request,
+from .access_control import ACCOUNT
+from .fake_state import FakeState
+from .http_replies import HTTPError, bad_request, json_response
+from .job_launcher import launch_job
+from .listing import listing_entries
+from .payload_checks import (
     check_env,
     decode_files,
     flag,
     int_in_range,
-    json_response,
     parse_network_mode,
     parse_object,
 )
-from .state import FakeJob
+from .records import FakeJob
 
 __all__ = ["JobRoutes"]
 
 
-class JobRoutes(ServerState):
-    """Handlers for job creation, lookup, cancellation and listing."""
+class JobRoutes:
+    """Handlers for job creation, lookup, cancellation and listing over the shared state."""
 
-    def _outcome_for(self, language: str, code: str) -> ScriptedOutput:
-        """The scripted (else emulated) outcome, with its run time filled in."""
-        scripted = self._scripts.get((language, code)) or self._scripts.get((language, None))
-        if scripted is not None and scripted.duration is not None:
-            return scripted
-        if self.duration_model is not None:
-            base = self.duration_model.duration(language)
-        else:
-            base = self.default_duration
-        if scripted is not None:
-            return attrs.evolve(scripted, duration=base)
-        emulated = emulate(language, code)
-        return attrs.evolve(emulated, duration=base + (emulated.duration or 0.0))
+    def __init__(self, state: FakeState) -> None:
+        self.state = state
+
+    def register(self, router: web.UrlDispatcher) -> None:
+        """Add this group's routes to ``router``."""
+        router.add_post("/execute", self.execute)
+        router.add_post("/execute/async", self.execute_async)
+        router.add_get("/jobs", self.list_jobs)
+        router.add_get("/jobs/{job_id}", self.get_job)
+        router.add_delete("/jobs/{job_id}", self.cancel_job)
+        router.add_post("/jobs/{job_id}/cancel", self.cancel_job)
 
     def _create_job(self, request: web.Request, payload: dict[str, Any]) -> FakeJob:
         language = payload.get("language")
         if not isinstance(language, str) or not language:
             raise bad_request("language is required")
-        if language not in self._language_set:
+        if not self.state.knows_language(language):
             raise HTTPError(400, "unsupported_language", f"Unsupported language: {language}")
         code = payload.get("code")
         if not isinstance(code, str):
@@ -67,64 +62,36 @@ class JobRoutes(ServerState):
         check_env(payload.get("env"))
         decode_files(payload.get("input_files"))
         return_artifact = flag(payload, "return_artifact", "return_artifacts")
-
-        owner = request[ACCOUNT].public_key
-        if self.concurrency_limit is not None:
-            active = self.active_jobs(owner)
-            if active >= self.concurrency_limit:
-                raise HTTPError(
-                    429,
-                    "concurrency_limit_reached",
-                    "Concurrency limit reached",
-                    active_executions=active,
-                    concurrency_limit=self.concurrency_limit,
-                )
-        outcome = self._outcome_for(language, code)
-        duration = outcome.duration or 0.0
-        limit = float(ttl) if ttl is not None else self.default_ttl
-        now = self._now()
-        queued_until = now + self.queue_delay
-        job = FakeJob(
-            job_id=str(uuid.UUID(int=self._ids.getrandbits(128), version=4)),
-            account=owner,
+        return launch_job(
+            self.state,
+            request,
+            owner=request[ACCOUNT].public_key,
             language=language,
             code=code,
-            request=payload,
+            payload=payload,
             network_mode=network_mode,
             return_artifact=return_artifact,
-            ttl=limit,
-            outcome=outcome,
-            created_at=self.server_time(),
-            started=now,
-            queued_until=queued_until,
-            end=queued_until + min(duration, limit),
-            timed_out=duration > limit,
+            ttl=float(ttl) if ttl is not None else None,
         )
-        for fault in self.faults:
-            if fault.kind is FaultKind.NOT_FOUND_RACE and fault.trigger(
-                request.method, request.path, self._fault_rng
-            ):
-                job.not_found_polls = fault.count
-                break
-        self.jobs[job.job_id] = job
-        heapq.heappush(self._running.setdefault(owner, []), (job.end, job.job_id))
-        return job
 
-    async def _h_execute(self, request: web.Request) -> web.StreamResponse:
+    async def execute(self, request: web.Request) -> web.StreamResponse:
+        """``POST /execute``: the result, or ``{job_id, status: "pending"}`` per ``mode``."""
+        state = self.state
         job = self._create_job(request, parse_object(await request.read(), allow_empty=False))
-        remaining = job.end - self._now()
-        if self.mode == "job" or (self.mode == "auto" and remaining > self.sync_threshold):
+        remaining = job.end - state.lifecycle_now()
+        if state.mode == "job" or (state.mode == "auto" and remaining > state.sync_threshold):
             return json_response({"job_id": job.job_id, "status": "pending"})
         if remaining > 0:
             await asyncio.sleep(remaining)
-        return json_response(job.view(max(self._now(), job.end)))
+        return json_response(job.view(max(state.lifecycle_now(), job.end)))
 
-    async def _h_execute_async(self, request: web.Request) -> web.StreamResponse:
+    async def execute_async(self, request: web.Request) -> web.StreamResponse:
+        """``POST /execute/async`` → ``{job_id, status: "pending"}`` (``async_status``)."""
         job = self._create_job(request, parse_object(await request.read(), allow_empty=False))
-        return json_response({"job_id": job.job_id, "status": "pending"}, self.async_status)
+        return json_response({"job_id": job.job_id, "status": "pending"}, self.state.async_status)
 
     def _job_for(self, request: web.Request) -> FakeJob:
-        job = self.jobs.get(request.match_info["job_id"])
+        job = self.state.jobs.get(request.match_info["job_id"])
         if job is None or job.account != request[ACCOUNT].public_key:
             raise HTTPError(404, "not_found", "job not found")
         job.polls += 1
@@ -138,26 +105,27 @@ class JobRoutes(ServerState):
             raise HTTPError(404, "not_found", "job not found")
         return job
 
-    async def _h_get_job(self, request: web.Request) -> web.StreamResponse:
-        return json_response(self._job_for(request).view(self._now()))
+    async def get_job(self, request: web.Request) -> web.StreamResponse:
+        """``GET /jobs/{id}``: the job object."""
+        return json_response(self._job_for(request).view(self.state.lifecycle_now()))
 
-    async def _h_cancel_job(self, request: web.Request) -> web.StreamResponse:
+    async def cancel_job(self, request: web.Request) -> web.StreamResponse:
+        """``DELETE /jobs/{id}`` or ``POST /jobs/{id}/cancel``."""
         job = self._job_for(request)
-        now = self._now()
+        now = self.state.lifecycle_now()
         status = job.status_at(now)
         if status in ("pending", "running"):
-            job.cancelled_at = now
-            self._cancelled_running.setdefault(job.account, set()).add(job.job_id)
+            self.state.mark_cancelled(job, now)
             body = {"job_id": job.job_id, "status": "cancelled", "message": "Job cancelled"}
         else:
             body = {"job_id": job.job_id, "status": status, "message": f"Job already {status}"}
-        if self.cancel_status == 204:
+        if self.state.cancel_status == 204:
             return web.Response(status=204)
         return json_response(body)
 
-    async def _h_list_jobs(self, request: web.Request) -> web.StreamResponse:
-        owner, now = request[ACCOUNT].public_key, self._now()
-        jobs = [
-            job.summary(now) for job in self.jobs.values() if job.account == owner and not job.lost
-        ]
-        return json_response({"jobs": jobs})
+    async def list_jobs(self, request: web.Request) -> web.StreamResponse:
+        """``GET /jobs`` → ``{"jobs": [...]}``."""
+        state = self.state
+        owner, now = request[ACCOUNT].public_key, state.lifecycle_now()
+        jobs = (job for job in state.jobs.values() if job.account == owner and not job.lost)
+        return json_response({"jobs": listing_entries(jobs, now, state.listing)})

@@ -1,11 +1,16 @@
 """A fake unsandbox API server (aiohttp.web) for tests and benchmarks.
 
 Real HTTP over loopback, real HMAC verification over the raw body bytes (spec §2), an
-in-memory job lifecycle (spec §4) and fault injection (:mod:`.faults`).
+in-memory job lifecycle (spec §4), stateful sessions, services, snapshots and images
+(spec §3.4-§3.7) and fault injection (:mod:`.faults`).
 
-The pieces: :mod:`.state` (records), :mod:`.base` (configuration and test helpers),
-:mod:`.pipeline` (middleware: recording, faults, auth), :mod:`.jobs` and
-:mod:`.resources` (endpoints), :mod:`.auth` and :mod:`.replies` (shared checks).
+Composition: :class:`FakeUnsandbox` *is* the shared :class:`~.fake_state.FakeState`
+(configuration, records and the helpers tests call) plus a listener. Its aiohttp app is
+assembled from a :class:`~.request_pipeline.RequestPipeline` middleware and route groups
+(:mod:`.health_and_keys`, :mod:`.jobs`, :mod:`.sessions`, :mod:`.services`,
+:mod:`.service_env`, :mod:`.snapshots`, :mod:`.images`, :mod:`.image_generation`,
+:mod:`.fake_control`), each constructed with that state object and registering its own
+routes.
 
 Choices where the spec leaves room:
 
@@ -15,6 +20,10 @@ Choices where the spec leaves room:
   verified like any other.
 * Lost jobs (``lose_job``/``restart``) stay in :attr:`FakeUnsandbox.jobs` with
   ``lost=True`` so tests can still count them; the API answers 404 for them.
+* Another account's sessions, services, snapshots and jobs answer 404, as if absent.
+* Sudo (428, spec §2.5) applies only when ``sudo_otp`` is set, to: ``DELETE`` of
+  sessions, services, snapshots and images, and ``unlock`` of services, snapshots and
+  images. Deleting a locked service, snapshot or image answers 409 ``locked`` first.
 * Fake-only control endpoints, unauthenticated and never counted, recorded, delayed or
   faulted: ``GET /_fake/stats`` and ``POST /_fake/reset`` (for a server running in another
   process).
@@ -23,23 +32,31 @@ Choices where the spec leaves room:
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from aiohttp import web
 
-from .base import Mode
+from .fake_control import FakeControlRoutes
+from .fake_state import FakeState, Mode
+from .health_and_keys import HealthAndKeyRoutes
+from .image_generation import ImageGenerationRoutes
+from .images import ImageRoutes
 from .jobs import JobRoutes
-from .pipeline import RequestPipeline
-from .resources import ResourceRoutes
-from .state import (
+from .records import (
     SPEC_LANGUAGES,
     TERMINAL_STATUSES,
     TEST_PUBLIC_KEY,
     TEST_SECRET_KEY,
     FakeAccount,
     FakeJob,
-    FakeSession,
-    FakeSnapshot,
     RecordedRequest,
 )
+from .request_pipeline import RequestPipeline
+from .resource_records import FakeImage, FakeService, FakeSession, FakeSnapshot
+from .service_env import ServiceEnvRoutes
+from .services import ServiceRoutes
+from .sessions import SessionRoutes
+from .snapshots import SnapshotRoutes
 
 __all__ = [
     "SPEC_LANGUAGES",
@@ -47,16 +64,49 @@ __all__ = [
     "TEST_PUBLIC_KEY",
     "TEST_SECRET_KEY",
     "FakeAccount",
+    "FakeImage",
     "FakeJob",
+    "FakeService",
     "FakeSession",
     "FakeSnapshot",
     "FakeUnsandbox",
     "Mode",
     "RecordedRequest",
+    "RouteGroup",
+    "build_app",
 ]
 
 
-class FakeUnsandbox(RequestPipeline, JobRoutes, ResourceRoutes):
+class RouteGroup(Protocol):
+    """A set of endpoints built over the shared state."""
+
+    def register(self, router: web.UrlDispatcher) -> None:
+        """Add the group's routes to ``router``."""
+        ...
+
+
+def build_app(state: FakeState) -> web.Application:
+    """The aiohttp application serving the whole API over ``state``."""
+    app = web.Application(
+        middlewares=[RequestPipeline(state).middleware], client_max_size=256 * 1024**2
+    )
+    groups: tuple[RouteGroup, ...] = (
+        HealthAndKeyRoutes(state),
+        JobRoutes(state),
+        SessionRoutes(state),
+        SnapshotRoutes(state),
+        ServiceRoutes(state),
+        ServiceEnvRoutes(state),
+        ImageRoutes(state),
+        ImageGenerationRoutes(state),
+        FakeControlRoutes(state),
+    )
+    for group in groups:
+        group.register(app.router)
+    return app
+
+
+class FakeUnsandbox(FakeState):
     """In-memory unsandbox API on 127.0.0.1; use ``async with`` or ``start()``/``stop()``.
 
     Parameters (all keyword-only):
@@ -74,23 +124,40 @@ class FakeUnsandbox(RequestPipeline, JobRoutes, ResourceRoutes):
     * ``verify_signatures``, ``strict_query_signing`` (True: a query string must be signed;
       False: path with or without query accepted), ``lenient_empty_body`` (accept ``{}``
       bodies signed as empty, spec §12.2), ``clock_offset`` (server clock = real + offset).
-    * ``sudo_otp``: require the 428 OTP flow for destructive calls.
+    * ``sudo_otp``: require the 428 OTP flow for destructive calls (see above).
     * ``concurrency_limit``: active jobs per account; ``rate_limit``: ``(n, seconds)``
       token bucket per account, 429 with ``Retry-After`` unless ``rate_limit_retry_after``
       is false.
+    * ``vcpu_limit``: running vCPUs per account (sessions and services); creating,
+      unfreezing, boosting or resizing past it answers 429 ``concurrency_limit_reached``.
+    * ``service_log_tail``: lines ``GET /services/{id}/logs`` returns without ``all``.
     * ``latency``: object with ``sample() -> seconds`` slept before each request.
     * ``seed``: seeds id generation and fault probabilities; ``record_requests``: keep
       :attr:`requests` (turn off for long benchmarks; counters are always kept).
+    * ``listing``: :class:`~.listing.ListingPathology` knobs for ``GET /jobs``.
+
+    Every parameter is also an attribute that tests may change while the server runs.
     """
 
+    _app: web.Application | None = None
+    _runner: web.AppRunner | None = None
+
     # --- lifecycle --------------------------------------------------------------------------------
+
+    @property
+    def app(self) -> web.Application:
+        """The aiohttp application (built on first use; rebuilt by :meth:`start` after a
+        stop, since a served app is frozen). Run it under any runner."""
+        if self._app is None:
+            self._app = build_app(self)
+        return self._app
 
     async def start(self) -> str:
         """Listen on ``host:port`` (port 0 = any free port) and return :attr:`url`."""
         if self._runner is not None:
             raise RuntimeError("FakeUnsandbox is already running")
         if self.app.frozen:
-            self.app = self._build_app()
+            self._app = build_app(self)
         runner = web.AppRunner(
             self.app, access_log=None, handle_signals=False, shutdown_timeout=0.5
         )
@@ -126,32 +193,3 @@ class FakeUnsandbox(RequestPipeline, JobRoutes, ResourceRoutes):
         scheme = "https" if self.ssl_context is not None else "http"
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{scheme}://{host}:{self.port}"
-
-    def _build_app(self) -> web.Application:
-        app = web.Application(middlewares=[self._middleware], client_max_size=256 * 1024**2)
-        r = app.router
-        r.add_get("/health", self._h_health)
-        r.add_get("/languages", self._h_languages)
-        r.add_post("/keys/validate", self._h_validate_keys)
-        r.add_post("/execute", self._h_execute)
-        r.add_post("/execute/async", self._h_execute_async)
-        r.add_get("/jobs", self._h_list_jobs)
-        r.add_get("/jobs/{job_id}", self._h_get_job)
-        r.add_delete("/jobs/{job_id}", self._h_cancel_job)
-        r.add_post("/jobs/{job_id}/cancel", self._h_cancel_job)
-        r.add_post("/sessions", self._h_create_session)
-        r.add_get("/sessions", self._h_list_sessions)
-        r.add_get("/sessions/{id}", self._h_get_session)
-        r.add_delete("/sessions/{id}", self._h_delete_session)
-        r.add_post("/sessions/{id}/snapshot", self._h_session_snapshot)
-        r.add_post("/services/{id}/snapshot", self._h_service_snapshot)
-        r.add_post("/snapshots", self._h_create_snapshot)
-        r.add_get("/snapshots", self._h_list_snapshots)
-        r.add_get("/snapshots/{id}", self._h_get_snapshot)
-        r.add_delete("/snapshots/{id}", self._h_delete_snapshot)
-        r.add_post("/snapshots/{id}/restore", self._h_restore_snapshot)
-        r.add_post("/snapshots/{id}/lock", self._h_lock_snapshot)
-        r.add_post("/snapshots/{id}/unlock", self._h_unlock_snapshot)
-        r.add_get("/_fake/stats", self._h_stats)
-        r.add_post("/_fake/reset", self._h_reset)
-        return app

@@ -1,8 +1,8 @@
 """Executor values and errors to cassette JSON and back.
 
-Results, job entries and snapshots are stored as their mapping view (what
-``result["..."]`` shows) and rebuilt through the unsandbox wire codec, so a replayed
-object has the same keys and the same typed attributes as the recorded one. Errors are
+Results, job entries, snapshots and records are stored as the ``dict`` they are and
+rebuilt by their model's constructor, so a replayed object has the same keys and the
+same typed attributes as the recorded one. Errors are
 stored by type name with the fields needed to rebuild them: HTTP errors by status, body,
 method and path (the most specific :class:`~un_async.APIError` subclass follows from the
 status), other SDK errors by message.
@@ -15,7 +15,6 @@ from typing import Any
 
 from un_async.backends.replay.errors import CassetteFormatError
 from un_async.backends.replay.redaction import RESPONSE_HEADERS, allowed_headers
-from un_async.backends.unsandbox.wire import WireCodec
 from un_async.core import errors as sdk_errors
 from un_async.core.models import ExecutionResult, JobInfo, Record, Snapshot
 
@@ -23,8 +22,6 @@ __all__ = ["Decoder", "Encoder", "decode_error", "encode_error", "value_codec"]
 
 Encoder = Callable[[Any], Any]
 Decoder = Callable[[Any], Any]
-
-_WIRE = WireCodec()
 
 
 def _view(value: Any) -> dict[str, Any]:
@@ -36,15 +33,20 @@ def _views(values: Any) -> list[dict[str, Any]]:
 
 
 def _result(data: Any) -> ExecutionResult:
-    return _WIRE.result(_mapping(data))
+    result = ExecutionResult(_mapping(data))
+    try:
+        result.artifacts  # noqa: B018  (decoded now: a corrupt cassette fails here)
+    except ValueError:
+        raise CassetteFormatError("recorded artifact content is not valid base64") from None
+    return result
 
 
 def _job_infos(data: Any) -> list[JobInfo]:
-    return [_WIRE.job_info(_mapping(item)) for item in _list(data)]
+    return [JobInfo(_mapping(item)) for item in _list(data)]
 
 
 def _snapshots(data: Any) -> list[Snapshot]:
-    return [_WIRE.snapshot(_mapping(item)) for item in _list(data)]
+    return [Snapshot(_mapping(item)) for item in _list(data)]
 
 
 def _record(data: Any) -> Record:

@@ -32,7 +32,7 @@ from un_async.backends.replay.redaction import SecretSet
 from un_async.backends.replay.session import CassetteSession
 from un_async.core.credentials import Credentials
 from un_async.core.errors import ConfigurationError
-from un_async.core.executor import Executor, SudoCallback
+from un_async.core.executor import BaseExecutor, SudoCallback, as_executor
 from un_async.core.models import (
     ExecutionRequest,
     ExecutionResult,
@@ -52,8 +52,8 @@ def _elapsed(started: float) -> float:
     return round(time.perf_counter() - started, 6)
 
 
-class RecordingExecutor(CassetteRecorder[Executor]):
-    """Wraps ``inner`` (any :class:`~un_async.core.executor.Executor`) and records it.
+class RecordingExecutor(CassetteRecorder[BaseExecutor], BaseExecutor):
+    """Wraps ``inner`` (any :class:`~un_async.core.executor.BaseExecutor`) and records it.
 
     ``target`` is a :class:`CassetteSession`, a file path (recorded in mode ``all``) or
     ``None`` (kept in memory: see :attr:`cassette`). The recording is saved by
@@ -66,7 +66,7 @@ class RecordingExecutor(CassetteRecorder[Executor]):
 
     def __init__(
         self,
-        inner: Executor,
+        inner: BaseExecutor,
         target: CassetteSession | str | os.PathLike[str] | None = None,
         *,
         save_on_close: bool = True,
@@ -80,16 +80,14 @@ class RecordingExecutor(CassetteRecorder[Executor]):
             )
         if not session.recording:
             raise ConfigurationError(f"{session!r} does not record in its current mode")
-        self.inner = inner
+        self.inner = as_executor(inner)
         self.session = session
         self.save_on_close = save_on_close
         self._waiting: dict[str, tuple[Interaction, float]] = {}
         self._closed = False
-
-    @property
-    def requires_credentials(self) -> bool:
-        """Whatever the inner executor needs."""
-        return bool(getattr(self.inner, "requires_credentials", True))
+        self.requires_credentials = self.inner.requires_credentials  # as the inner needs
+        self.native_wait = self.inner.native_wait
+        self.cache_languages = self.inner.cache_languages
 
     @property
     def cassette(self) -> Cassette:
@@ -246,7 +244,7 @@ def _is_final(entry: dict[str, Any]) -> bool:
     return JobStatus.parse(status).is_terminal
 
 
-class ReplayExecutor:
+class ReplayExecutor(BaseExecutor):
     """Serves executor operations from a cassette, opening no connection.
 
     ``source`` is a :class:`Cassette`, a :class:`CassetteSession` or a cassette file.
@@ -263,7 +261,7 @@ class ReplayExecutor:
         source: CassetteSource,
         *,
         latency: str | float | Latency = "none",
-        fallback: Executor | None = None,
+        fallback: BaseExecutor | None = None,
         repeat: bool = False,
     ) -> None:
         if isinstance(source, CassetteSession):
@@ -277,13 +275,8 @@ class ReplayExecutor:
         self.fallback = fallback
         self._jobs: dict[str, list[dict[str, Any]]] = {}
         self._closed = False
-
-    @property
-    def requires_credentials(self) -> bool:
-        """False: replay needs no credentials (unless misses go to a fallback)."""
-        return self.fallback is not None and bool(
-            getattr(self.fallback, "requires_credentials", True)
-        )
+        # Replay needs no credentials, unless misses go to a fallback that does.
+        self.requires_credentials = fallback is not None and fallback.requires_credentials
 
     def __repr__(self) -> str:
         return f"ReplayExecutor({self.session.source!r}, latency={str(self.latency)!r})"
@@ -323,7 +316,7 @@ class ReplayExecutor:
     async def _operation(
         self,
         credentials: Credentials,
-        forward: Callable[[Executor], Awaitable[T]],
+        forward: Callable[[BaseExecutor], Awaitable[T]],
         operation: str,
         **arguments: Any,
     ) -> T:

@@ -4,18 +4,21 @@
 replay/record backend from ``config.options``, which :meth:`ClientConfig.from_env` fills
 from the environment:
 
-=========================  ====================  ======================================
-variable                   option                meaning
-=========================  ====================  ======================================
-``UN_ASYNC_CASSETTE``      ``cassette``          the cassette file (required)
-``UN_ASYNC_RECORD_MODE``   ``record_mode``       ``none`` (default), ``once``,
-                                                 ``new_episodes``, ``all``
-``UN_ASYNC_REPLAY_LATENCY`` ``replay_latency``   ``none`` (default), ``recorded``,
-                                                 ``scaled:F``
-=========================  ====================  ======================================
+==============================  =================  =================================
+variable                        backend option     meaning
+==============================  =================  =================================
+``UN_ASYNC_CASSETTE``           ``cassette``       the cassette file (required)
+``UN_ASYNC_RECORD_MODE``        ``record_mode``    ``none`` (default), ``once``,
+                                                   ``new_episodes``, ``all``
+``UN_ASYNC_REPLAY_LATENCY``     ``latency``        ``none`` (default), ``recorded``,
+                                                   ``scaled:F``
+``UN_ASYNC_REPLAY_RECORD_BACKEND`` ``record_backend`` the backend recordings go through
+==============================  =================  =================================
 
-``options["record_backend"]`` names the backend that recordings go through (default
-``unsandbox``, configured by the rest of the config as usual: ``UNSANDBOX_API_URL`` etc.).
+Options come from ``AsyncClient(backend="replay", backend_options={...})``; each variable
+also has the form ``UN_ASYNC_REPLAY_<OPTION>``. Recording goes through any registered
+backend (default ``unsandbox``, configured as usual: ``UNSANDBOX_API_URL`` etc.; ``local``
+records real local runs).
 
 All clients of one process that name the same cassette file and mode share one
 :class:`CassetteSession`, so a program that runs several event loops (or uses
@@ -29,14 +32,14 @@ import os
 import threading
 from pathlib import Path
 
+import attrs
+
 from un_async.backends.replay.executor import RecordingExecutor, ReplayExecutor
 from un_async.backends.replay.modes import RecordMode
 from un_async.backends.replay.redaction import SecretSet
 from un_async.backends.replay.session import CassetteSession
-from un_async.core.config import ClientConfig
 from un_async.core.errors import ConfigurationError
-from un_async.core.executor import Executor
-from un_async.core.plugins import PluginHost
+from un_async.core.executor import BackendContext, BaseExecutor
 
 __all__ = ["BACKEND_NAME", "replay_backend", "reset_shared_sessions", "shared_session"]
 
@@ -69,26 +72,43 @@ def reset_shared_sessions() -> None:
         _SESSIONS.clear()
 
 
-def replay_backend(config: ClientConfig, host: PluginHost) -> Executor:
+_LEGACY_VARIABLES = {
+    "cassette": "UN_ASYNC_CASSETTE",
+    "record_mode": "UN_ASYNC_RECORD_MODE",
+    "latency": "UN_ASYNC_REPLAY_LATENCY",
+}
+
+
+def _setting(context: BackendContext, key: str) -> str | None:
+    """A replay setting: backend options, then ``config.options`` (earlier releases), then
+    ``UN_ASYNC_REPLAY_<KEY>``, then the legacy variable names in the table above."""
+    legacy_option = "replay_latency" if key == "latency" else key
+    value = context.setting(key) or context.config.options.get(legacy_option)
+    if not value:
+        value = context.environ.get(_LEGACY_VARIABLES.get(key, ""))
+    return str(value) if value else None
+
+
+def replay_backend(context: BackendContext) -> BaseExecutor:
     """The factory registered as backend ``replay`` (see the module docstring)."""
-    options = config.options
-    path = options.get("cassette")
+    path = _setting(context, "cassette")
     if not path:
         raise ConfigurationError(
             "backend 'replay' needs a cassette file: set UN_ASYNC_CASSETTE "
-            "or pass ClientConfig(options={'cassette': PATH})"
+            "or pass backend_options={'cassette': PATH}"
         )
-    session = shared_session(str(path), str(options.get("record_mode") or "none"))
-    latency = options.get("replay_latency") or "none"
+    session = shared_session(path, _setting(context, "record_mode") or "none")
+    latency = _setting(context, "latency") or "none"
     recorder = None
     if session.recording:
-        inner_name = str(options.get("record_backend") or "unsandbox")
+        inner_name = _setting(context, "record_backend") or "unsandbox"
         if inner_name == BACKEND_NAME:
             raise ConfigurationError("the replay backend cannot record through itself")
-        factories = host.backend_factories()
+        factories = context.plugins.backend_factories()
         if inner_name not in factories:
             raise ConfigurationError(f"unknown record_backend {inner_name!r}")
-        recorder = RecordingExecutor(factories[inner_name](config, host), session)
+        inner_context = attrs.evolve(context, name=inner_name, options={})
+        recorder = RecordingExecutor(factories[inner_name](inner_context), session)
     if not session.replaying:
         assert recorder is not None
         return recorder

@@ -1,4 +1,4 @@
-"""The unsandbox.com backend: the :class:`~un_async.core.executor.Executor` over HTTP.
+"""The unsandbox.com backend: the :class:`~un_async.core.executor.BaseExecutor` over HTTP.
 
 Each method is one API call (plus the requester's retries). Request bodies are
 serialised once to the bytes that are signed and sent; replies become models through
@@ -11,17 +11,17 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from un_async.backends.unsandbox.requester import Reply, SignedRequester
+from un_async.backends.unsandbox.requester import SignedRequester
 from un_async.backends.unsandbox.transport import AiohttpTransport, Transport
 from un_async.backends.unsandbox.wire import WireCodec, dumps
 from un_async.core.config import ClientConfig
 from un_async.core.credentials import Credentials
-from un_async.core.errors import NotFoundError, TransportError
 from un_async.core.events import ExecutionEvent
-from un_async.core.executor import SudoCallback, record_of
+from un_async.core.executor import BackendContext, BaseExecutor, SudoCallback, record_of
 from un_async.core.ids import path_segment
 from un_async.core.models import ExecutionRequest, ExecutionResult, JobInfo, Record, Snapshot
 from un_async.core.plugins import PluginHost
+from un_async.core.service_errors import NotFoundError, TransportError
 
 __all__ = ["UnsandboxBackend"]
 
@@ -29,7 +29,7 @@ EXECUTE_TIMEOUT_MARGIN = 30.0
 """Seconds added to a request's ``ttl`` for the read timeout of ``POST /execute``."""
 
 
-class UnsandboxBackend:
+class UnsandboxBackend(BaseExecutor):
     """Talks to the unsandbox API (``config.base_url``) through one transport.
 
     ``transport`` replaces the default aiohttp transport (record/replay injects one).
@@ -62,33 +62,19 @@ class UnsandboxBackend:
         self._async_endpoint = True
 
     @classmethod
-    def from_config(cls, config: ClientConfig, host: PluginHost) -> UnsandboxBackend:
+    def from_context(cls, context: BackendContext) -> UnsandboxBackend:
         """The backend factory registered under the name ``unsandbox``."""
-        return cls(config, host, on_event=host.emit if host.has_event_observers() else None)
+        host = context.plugins
+        return cls(context.config, host, on_event=host.emit if host.has_event_observers() else None)
 
     def __repr__(self) -> str:
         return f"UnsandboxBackend({self.config.base_url!r})"
 
-    async def _call(
-        self,
-        credentials: Credentials,
-        method: str,
-        path: str,
-        payload: Any = None,
-        *,
-        idempotent: bool,
-        **options: Any,
-    ) -> Reply:
-        body = b"" if payload is None else dumps(payload)
-        return await self.requester.call(
-            credentials, method, path, body=body, idempotent=idempotent, **options
-        )
-
     @staticmethod
-    def _object(reply: Reply, what: str) -> dict[str, Any]:
-        if not isinstance(reply.data, dict):
+    def _object(data: Any, what: str) -> dict[str, Any]:
+        if not isinstance(data, dict):
             raise TransportError(f"malformed reply: {what} is not a JSON object")
-        return reply.data
+        return data
 
     # -- execution ------------------------------------------------------------------------
 
@@ -100,32 +86,33 @@ class UnsandboxBackend:
         If ``/execute/async`` does not exist (404), fall back to ``/execute`` once and
         remember it; a 404 means the server did not act on the request.
         """
-        payload = self.codec.execution_request(request)
+        body = self.codec.execution_body(request)
         timeout = None
         if request.ttl is not None:
             timeout = max(self.config.request_timeout, request.ttl + EXECUTE_TIMEOUT_MARGIN)
+        call = self.requester.call
         if not wait and self._async_endpoint:
             try:
-                reply = await self._call(
+                data = await call(
                     credentials,
                     "POST",
                     "/execute/async",
-                    payload,
+                    body=body,
                     idempotent=False,
                     timeout=timeout,
                 )
-                return self._submitted(reply)
+                return self._submitted(data)
             except NotFoundError as exc:
                 if exc.body.get("error") not in (None, "not_found", "Not Found"):
                     raise
                 self._async_endpoint = False
-        reply = await self._call(
-            credentials, "POST", "/execute", payload, idempotent=False, timeout=timeout
+        data = await call(
+            credentials, "POST", "/execute", body=body, idempotent=False, timeout=timeout
         )
-        return self._submitted(reply)
+        return self._submitted(data)
 
-    def _submitted(self, reply: Reply) -> ExecutionResult:
-        result = self.codec.result(self._object(reply, "the execute reply"))
+    def _submitted(self, data: Any) -> ExecutionResult:
+        result = self.codec.result(self._object(data, "the execute reply"))
         if result.job_id is None and not result.is_final:
             raise TransportError("malformed reply: a pending execution without a job_id")
         return result
@@ -142,28 +129,28 @@ class UnsandboxBackend:
         self, credentials: Credentials, job_id: str, *, retry: bool
     ) -> ExecutionResult:
         path = f"/jobs/{path_segment('job_id', job_id)}"
-        # The polling hot path: straight to the requester (no body to serialise).
-        reply = await self.requester.call(credentials, "GET", path, idempotent=True, retry=retry)
-        return self.codec.result(self._object(reply, "the job"), job_id=job_id)
+        data = await self.requester.call(credentials, "GET", path, idempotent=True, retry=retry)
+        return self.codec.result(self._object(data, "the job"), job_id=job_id)
 
     async def cancel_job(self, credentials: Credentials, job_id: str) -> Record:
         """``DELETE /jobs/{id}``; a 204 reply means cancelled."""
         path = f"/jobs/{path_segment('job_id', job_id)}"
-        reply = await self._call(credentials, "DELETE", path, idempotent=True)
-        body = reply.data if isinstance(reply.data, dict) else None
-        return record_of(body, job_id=job_id, status="cancelled")
+        data = await self.requester.call(credentials, "DELETE", path, idempotent=True)
+        return record_of(
+            data if isinstance(data, dict) else None, job_id=job_id, status="cancelled"
+        )
 
     async def list_jobs(self, credentials: Credentials) -> list[JobInfo]:
         """``GET /jobs``."""
-        reply = await self._call(credentials, "GET", "/jobs", idempotent=True)
-        return [self.codec.job_info(item) for item in self.codec.listing(reply.data, "jobs")]
+        data = await self.requester.call(credentials, "GET", "/jobs", idempotent=True)
+        return [self.codec.job_info(item) for item in self.codec.listing(data, "jobs")]
 
     async def list_job_states(self, credentials: Credentials) -> dict[str, Mapping[str, Any]]:
         """``GET /jobs`` once, without retries, as ``{job_id: entry}`` with no models built
         (the shared poller's tick; it handles failures itself)."""
-        reply = await self._call(credentials, "GET", "/jobs", idempotent=True, retry=False)
+        data = await self.requester.call(credentials, "GET", "/jobs", idempotent=True, retry=False)
         states: dict[str, Mapping[str, Any]] = {}
-        for item in self.codec.listing(reply.data, "jobs"):
+        for item in self.codec.listing(data, "jobs"):
             job_id = item.get("job_id") or item.get("id")
             if isinstance(job_id, str):
                 states[job_id] = item
@@ -171,11 +158,11 @@ class UnsandboxBackend:
 
     async def get_languages(self, credentials: Credentials) -> list[str]:
         """``GET /languages``: a list of strings (a bare array is tolerated)."""
-        reply = await self._call(credentials, "GET", "/languages", idempotent=True)
-        data = reply.data.get("languages") if isinstance(reply.data, dict) else reply.data
-        if not isinstance(data, list) or not all(isinstance(item, str) for item in data):
+        data = await self.requester.call(credentials, "GET", "/languages", idempotent=True)
+        languages = data.get("languages") if isinstance(data, dict) else data
+        if not isinstance(languages, list) or not all(isinstance(i, str) for i in languages):
             raise TransportError("malformed reply: languages is not a list of strings")
-        return data
+        return languages
 
     # -- snapshots ------------------------------------------------------------------------
 
@@ -188,8 +175,10 @@ class UnsandboxBackend:
         payload: dict[str, Any] = {"hot": bool(hot)}
         if name is not None:
             payload["name"] = name
-        reply = await self._call(credentials, "POST", path, payload, idempotent=False)
-        body = self._object(reply, "the snapshot reply")
+        data = await self.requester.call(
+            credentials, "POST", path, body=dumps(payload), idempotent=False
+        )
+        body = self._object(data, "the snapshot reply")
         snapshot_id = body.get("id") or body.get("snapshot_id")
         if not isinstance(snapshot_id, str):
             raise TransportError("malformed reply: the snapshot reply has no id")
@@ -197,24 +186,22 @@ class UnsandboxBackend:
 
     async def list_snapshots(self, credentials: Credentials) -> list[Snapshot]:
         """``GET /snapshots``."""
-        reply = await self._call(credentials, "GET", "/snapshots", idempotent=True)
-        return [self.codec.snapshot(item) for item in self.codec.listing(reply.data, "snapshots")]
+        data = await self.requester.call(credentials, "GET", "/snapshots", idempotent=True)
+        return [self.codec.snapshot(item) for item in self.codec.listing(data, "snapshots")]
 
     async def restore_snapshot(self, credentials: Credentials, snapshot_id: str) -> Record:
         """``POST /snapshots/{id}/restore`` with an empty body (signed as empty)."""
         path = f"/snapshots/{path_segment('snapshot_id', snapshot_id)}/restore"
-        reply = await self._call(credentials, "POST", path, idempotent=False)
-        body = reply.data if isinstance(reply.data, dict) else None
-        return record_of(body, id=snapshot_id)
+        data = await self.requester.call(credentials, "POST", path, idempotent=False)
+        return record_of(data if isinstance(data, dict) else None, id=snapshot_id)
 
     async def delete_snapshot(
         self, credentials: Credentials, snapshot_id: str, *, sudo: SudoCallback | None = None
     ) -> Record:
         """``DELETE /snapshots/{id}``, answering a 428 challenge with ``sudo``."""
         path = f"/snapshots/{path_segment('snapshot_id', snapshot_id)}"
-        reply = await self._call(credentials, "DELETE", path, idempotent=True, sudo=sudo)
-        body = reply.data if isinstance(reply.data, dict) else None
-        return record_of(body, id=snapshot_id, status="deleted")
+        data = await self.requester.call(credentials, "DELETE", path, idempotent=True, sudo=sudo)
+        return record_of(data if isinstance(data, dict) else None, id=snapshot_id, status="deleted")
 
     async def aclose(self) -> None:
         await self.transport.aclose()

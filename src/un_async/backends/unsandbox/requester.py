@@ -1,6 +1,8 @@
 """Signed, retried requests: the one place where a call becomes HTTP exchanges.
 
-For every attempt the body bytes are signed with a fresh timestamp and sent unchanged.
+Every API call of the backend goes through :meth:`SignedRequester.call`, which returns
+the reply's decoded JSON. For every attempt the body bytes are signed with a fresh
+timestamp and sent unchanged.
 Failures are retried per :class:`~un_async.core.retry.RetryPolicy` (never re-sending a
 non-idempotent request the server may have acted on). Two replies get special handling:
 a 401 that blames the timestamp is retried once with the clock offset taken from the
@@ -19,23 +21,21 @@ from collections.abc import Awaitable, Callable
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-import attrs
-
 from un_async.backends.unsandbox.transport import HttpRequest, HttpResponse, Transport
 from un_async.core.credentials import Credentials
-from un_async.core.errors import (
+from un_async.core.events import ExecutionEvent
+from un_async.core.executor import SudoCallback
+from un_async.core.hookspecs import Signer
+from un_async.core.retry import RetryPolicy
+from un_async.core.service_errors import (
     APIError,
     AuthenticationError,
     SudoRequiredError,
     TransportError,
     error_for_status,
 )
-from un_async.core.events import ExecutionEvent
-from un_async.core.executor import SudoCallback
-from un_async.core.hookspecs import Signer
-from un_async.core.retry import RetryPolicy
 
-__all__ = ["NOTE_CREDENTIALS", "Reply", "SignedRequester"]
+__all__ = ["NOTE_CREDENTIALS", "SignedRequester"]
 
 log = logging.getLogger("un_async")
 
@@ -43,14 +43,6 @@ NOTE_CREDENTIALS = "note_credentials"
 """Optional transport hook: ``transport.note_credentials(credentials)`` is called before a
 request signed with credentials the transport has not been shown yet (the cassette
 recorder uses it to redact both keys)."""
-
-
-@attrs.frozen
-class Reply:
-    """A successful (2xx) reply: status and decoded JSON (``None`` for an empty body)."""
-
-    status: int
-    data: Any
 
 
 def _decode_json(response: HttpResponse, method: str, path: str) -> Any:
@@ -126,23 +118,32 @@ class SignedRequester:
         timeout: float | None = None,
         sudo: SudoCallback | None = None,
         retry: bool = True,
-    ) -> Reply:
-        """Perform one API call and return its 2xx reply, or raise a typed error."""
+        content_type: str | None = None,
+    ) -> Any:
+        """Perform one API call and return its 2xx reply's decoded JSON (``None`` for an
+        empty body), or raise a typed error.
+
+        ``body`` is sent and signed exactly as given; ``content_type`` replaces the
+        transport's default (``application/json``) for this request.
+        """
         if self._note_credentials is not None and credentials is not self._noted:
             self._note_credentials(credentials)
             self._noted = credentials
         started = time.monotonic()
         attempt = 1
-        extra: dict[str, str] = {}
+        extra: dict[str, str] | None = {"Content-Type": content_type} if content_type else None
         skew_corrected = sudo_answered = False
         while True:
             signed_offset = self.clock_offset
-            headers = dict(
-                self.signer.sign(
-                    credentials, timestamp=self.timestamp(), method=method, path=path, body=body
-                )
+            headers = self.signer.sign(
+                credentials,
+                timestamp=int(time.time() + signed_offset),
+                method=method,
+                path=path,
+                body=body,
             )
-            headers.update(extra)
+            if extra is not None:
+                headers = {**headers, **extra}
             request = HttpRequest(
                 method=method, path=path, body=body, query=query, headers=headers, timeout=timeout
             )
@@ -150,7 +151,7 @@ class SignedRequester:
                 response = await self.transport.send(request)
                 if response.status < 400:
                     log.debug("%s %s -> %d", method, path, response.status)
-                    return Reply(response.status, _decode_json(response, method, path))
+                    return _decode_json(response, method, path)
                 log.debug("%s %s -> %d (error)", method, path, response.status)
                 raise error_for_status(
                     response.status,
@@ -171,7 +172,7 @@ class SignedRequester:
                 if sudo is None or sudo_answered or exc.challenge_id is None:
                     raise
                 otp = await sudo(exc.challenge_id)
-                extra = {"X-Sudo-OTP": otp, "X-Sudo-Challenge": exc.challenge_id}
+                extra = {**(extra or {}), "X-Sudo-OTP": otp, "X-Sudo-Challenge": exc.challenge_id}
                 sudo_answered = True
             except (TransportError, APIError) as exc:
                 delay = self._retry_delay(exc, attempt, started, idempotent, retry)

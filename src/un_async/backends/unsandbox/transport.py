@@ -18,9 +18,13 @@ import attrs
 from yarl import URL
 
 from un_async._version import __version__
-from un_async.core.errors import ClientClosedError, TransportError
+from un_async.core.errors import ClientClosedError
+from un_async.core.service_errors import TransportError
 
 __all__ = ["AiohttpTransport", "HttpRequest", "HttpResponse", "Transport", "default_user_agent"]
+
+_URL_CACHE_SIZE = 4096
+"""URLs kept per transport (a few hundred bytes each); when full, the cache starts over."""
 
 
 def default_user_agent() -> str:
@@ -30,13 +34,15 @@ def default_user_agent() -> str:
     )
 
 
-@attrs.frozen(kw_only=True)
+@attrs.define(kw_only=True)
 class HttpRequest:
     """One HTTP request. ``path`` is already percent-encoded and is what gets signed.
 
     ``query`` is appended to the URL (and not signed, spec §2.2). ``timeout`` overrides
     the transport's read timeout for this request. The ``repr`` shows the body's size and
-    the header names only (no signature, no code or env values).
+    the header names only (no signature, no code or env values). Treat it as immutable
+    (it is not frozen only because frozen attrs classes cost twice as much to build, once
+    per attempt).
     """
 
     method: str
@@ -47,9 +53,9 @@ class HttpRequest:
     timeout: float | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.define(kw_only=True)
 class HttpResponse:
-    """A complete HTTP response with its body read."""
+    """A complete HTTP response with its body read (treat it as immutable)."""
 
     status: int
     headers: Mapping[str, str]
@@ -95,6 +101,7 @@ class AiohttpTransport:
         self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
         self._session: aiohttp.ClientSession | None = None
         self._timeouts: dict[float | None, aiohttp.ClientTimeout] = {}
+        self._urls: dict[str, URL] = {}
         self._closed = False
 
     def __repr__(self) -> str:
@@ -127,11 +134,21 @@ class AiohttpTransport:
             self._timeouts[read_timeout] = timeout
         return timeout
 
+    def _url(self, path: str) -> URL:
+        """The URL of ``path``, kept for reuse: a job is polled several times, and yarl
+        caches what aiohttp derives from a URL (host, origin, ...) on the object."""
+        if len(self._urls) >= _URL_CACHE_SIZE:
+            self._urls.clear()
+        url = self._urls[path] = URL(self._base + path, encoded=True)
+        return url
+
     async def send(self, request: HttpRequest) -> HttpResponse:
         session = self._session
         if session is None or session.closed or self._closed:
             session = self._get_session()
-        url = URL(self._base + request.path, encoded=True)
+        url = self._urls.get(request.path)
+        if url is None:
+            url = self._url(request.path)
         if request.query:
             url = url.with_query(request.query)
         try:

@@ -1,36 +1,25 @@
 """Wire format <-> models.
 
-Requests are unstructured to wire dicts by a private cattrs converter (unset options
-omitted, input files base64-encoded). Replies are built into models by hand, on the
-polling hot path: the server's field names are not fully pinned down (spec §4.3) —
+Requests are serialised by hand, once, to the bytes that are signed and sent (unset
+options omitted, input files base64-encoded). Replies become models on the polling hot
+path: the server's object is copied once into the model (a ``dict``) under the
+documented defaults, and the keys the server names differently (spec §4.3) are filled in —
 timing arrives as ``execution_time_ms``, ``duration_ms``, ``total_time_ms`` or
-``execution_time``; artifacts as ``content_base64`` or ``content`` — so each reply is
-normalised to the model's fields and the original object is kept as ``raw``. Unknown
-keys are ignored; ``strict=True`` (used by tests) rejects keys this module does not
-know, so protocol drift shows up as a failing test.
+``execution_time``; the id as ``job_id`` or ``id``; artifacts as ``content_base64`` or
+``content``. Unknown keys are kept; ``strict=True`` (used by tests) rejects keys this
+module does not know, so protocol drift shows up as a failing test.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from collections.abc import Mapping
 from typing import Any
 
-import cattrs
-from cattrs.gen import make_dict_unstructure_fn, override
-
-from un_async.core.errors import TransportError
-from un_async.core.models import (
-    Artifact,
-    ExecutionRequest,
-    ExecutionResult,
-    InputFile,
-    JobInfo,
-    JobStatus,
-    Snapshot,
-)
+from un_async.core.models import ExecutionRequest, ExecutionResult, JobInfo, Snapshot
+from un_async.core.replies import optional_int, optional_text
+from un_async.core.service_errors import TransportError
 
 __all__ = ["WireCodec", "dumps"]
 
@@ -81,90 +70,58 @@ KNOWN_SNAPSHOT_KEYS = frozenset(
 )
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def dumps(payload: Any) -> bytes:
     """Compact UTF-8 JSON: the exact bytes that are signed and sent."""
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ("" if value is None else str(value))
-
-
-def _optional_text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _optional_int(value: Any) -> int | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value == value:
-        return int(value)
-    if isinstance(value, str):
-        try:
-            return int(float(value))
-        except ValueError:
-            return None
-    return None
+    return _ENCODER.encode(payload).encode()
 
 
 def _duration_ms(body: Mapping[str, Any]) -> int | None:
     for key in TIMING_ALIASES:
-        value = _optional_int(body.get(key))
+        value = optional_int(body.get(key))
         if value is not None:
             return value
-    return _optional_int(body.get("execution_time"))
-
-
-def _b64decode(value: Any, what: str) -> bytes:
-    try:
-        return base64.b64decode(_text(value), validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise TransportError(f"malformed reply: {what} is not valid base64") from exc
-
-
-def _artifact(value: Mapping[str, Any]) -> Artifact:
-    return Artifact(
-        filename=_text(value.get("filename")),
-        content=_b64decode(value.get("content_base64", value.get("content")), "artifact content"),
-    )
-
-
-_STATUSES: dict[str, JobStatus] = {status.value: status for status in JobStatus}
+    return optional_int(body.get("execution_time"))
 
 
 class WireCodec:
-    """Converts requests to wire dicts and replies to models."""
+    """Converts requests to wire objects and replies to models."""
 
     def __init__(self, *, strict: bool = False) -> None:
         self.strict = strict
-        self._converter = cattrs.Converter()
-        self._converter.register_unstructure_hook(
-            InputFile,
-            lambda item: {
-                "filename": item.filename,
-                "content": base64.b64encode(item.content).decode("ascii"),
-            },
-        )
-        self._converter.register_unstructure_hook(
-            ExecutionRequest,
-            make_dict_unstructure_fn(
-                ExecutionRequest,
-                self._converter,
-                _cattrs_omit_if_default=True,
-                env=override(unstruct_hook=dict),
-            ),
-        )
 
     # -- requests -------------------------------------------------------------------------
 
-    def execution_request(self, request: ExecutionRequest) -> dict[str, Any]:
-        """The JSON object for ``POST /execute``; unset options are omitted."""
-        payload: dict[str, Any] = self._converter.unstructure(request)
-        payload.setdefault("language", request.language)
-        payload.setdefault("code", request.code)
+    @staticmethod
+    def execution_request(request: ExecutionRequest) -> dict[str, Any]:
+        """The JSON object for ``POST /execute``; unset options are omitted.
+
+        Built field by field: the request was validated (and its ``env`` frozen into a
+        ``dict``) when it was constructed, so nothing is checked or copied again here.
+        """
+        payload: dict[str, Any] = {"language": request.language, "code": request.code}
+        if request.env:
+            payload["env"] = request.env
+        if request.input_files:
+            payload["input_files"] = [
+                {"filename": item.filename, "content": base64.b64encode(item.content).decode()}
+                for item in request.input_files
+            ]
+        if request.network_mode is not None:
+            payload["network_mode"] = request.network_mode
+        if request.ttl is not None:
+            payload["ttl"] = request.ttl
+        if request.vcpu is not None:
+            payload["vcpu"] = request.vcpu
+        if request.return_artifact:
+            payload["return_artifact"] = True
         return payload
+
+    def execution_body(self, request: ExecutionRequest) -> bytes:
+        """The exact bytes of ``POST /execute``: :meth:`execution_request`, serialised once."""
+        return dumps(self.execution_request(request))
 
     # -- replies --------------------------------------------------------------------------
 
@@ -175,82 +132,60 @@ class WireCodec:
                 raise TransportError(f"unexpected {what} fields: {', '.join(unknown)}")
 
     def result(self, body: Mapping[str, Any], *, job_id: str | None = None) -> ExecutionResult:
-        """An :class:`ExecutionResult` from a ``/execute`` or ``/jobs/{id}`` reply.
+        """An :class:`ExecutionResult` from a ``/execute`` or ``/jobs/{id}`` reply (``job_id``:
+        the id that was asked for, used when the reply names none).
 
         A reply without ``status`` but with output is final (as the C poller treats it).
         """
         if self.strict:
             self._check_known(body, KNOWN_RESULT_KEYS, "result")
-        # The hot path of every poll: built directly (the fields are already normalised,
-        # which is all the converter would do) rather than through cattrs.
+        result = ExecutionResult._adopt(body)
         get = body.get
-        raw_status = get("status")
-        status = _STATUSES.get(raw_status) if isinstance(raw_status, str) else None
-        if status is None:
-            status = JobStatus.parse(raw_status)
-            if raw_status is None and ("exit_code" in body or "stdout" in body):
-                status = JobStatus.COMPLETED
-        # ``type(x) is ...`` fast paths skip a helper call when the value is already
-        # canonical; anything else goes through the helper, so results are unchanged.
-        found, stdout, stderr = get("job_id"), get("stdout"), get("stderr")
-        exit_code, language, duration = get("exit_code"), get("language"), get("execution_time_ms")
-        error, artifacts = get("error"), get("artifacts")
-        return ExecutionResult(
-            job_id=found
-            if type(found) is str and found
-            else _optional_text(found) or _optional_text(get("id")) or job_id,
-            status=status,
-            raw_status=raw_status if isinstance(raw_status, str) else None,
-            stdout=stdout if type(stdout) is str else _text(stdout),
-            stderr=stderr if type(stderr) is str else _text(stderr),
-            exit_code=exit_code if type(exit_code) is int else _optional_int(exit_code),
-            language=language if type(language) is str and language else _optional_text(language),
-            duration_ms=duration if type(duration) is int else _duration_ms(body),
-            error=None if error is None else _optional_text(error),
-            artifacts=tuple(_artifact(a) for a in artifacts if isinstance(a, Mapping))
-            if isinstance(artifacts, list)
-            else (),
-            raw=dict(body),
-        )
+        if get("status") is None:
+            completed = "exit_code" in body or "stdout" in body
+            result["status"] = "completed" if completed else "unknown"
+        found = get("job_id")
+        if type(found) is not str or not found:
+            found = optional_text(found) or optional_text(get("id")) or job_id
+            result["job_id"] = found
+        if get("id") is None:
+            result["id"] = found
+        if type(get("duration_ms")) is not int:
+            duration = _duration_ms(body)
+            if duration is not None:
+                result["duration_ms"] = duration
+        if get("artifacts"):
+            try:
+                result.artifacts  # noqa: B018  (decoded now: a bad reply fails here)
+            except ValueError:
+                raise TransportError(
+                    "malformed reply: artifact content is not valid base64"
+                ) from None
+        return result
 
     def job_info(self, body: Mapping[str, Any]) -> JobInfo:
         """A :class:`JobInfo` from one ``GET /jobs`` entry."""
         self._check_known(body, KNOWN_JOB_KEYS, "job")
-        job_id = _optional_text(body.get("job_id")) or _optional_text(body.get("id"))
+        job_id = optional_text(body.get("job_id")) or optional_text(body.get("id"))
         if job_id is None:
             raise TransportError("malformed reply: a listed job has no job_id")
-        raw_status = body.get("status")
-        return JobInfo(
-            job_id=job_id,
-            status=JobStatus.parse(raw_status),
-            raw_status=raw_status if isinstance(raw_status, str) else None,
-            language=_optional_text(body.get("language")),
-            created_at=body.get("created_at"),
-            completed_at=body.get("completed_at"),
-            error=_optional_text(body.get("error")),
-            raw=dict(body),
-        )
+        job = JobInfo._adopt(body)
+        job["job_id"] = job_id
+        if body.get("id") is None:
+            job["id"] = job_id
+        return job
 
     def snapshot(self, body: Mapping[str, Any]) -> Snapshot:
         """A :class:`Snapshot` from one ``GET /snapshots`` entry."""
         self._check_known(body, KNOWN_SNAPSHOT_KEYS, "snapshot")
-        snapshot_id = _optional_text(body.get("id")) or _optional_text(body.get("snapshot_id"))
+        snapshot_id = optional_text(body.get("id")) or optional_text(body.get("snapshot_id"))
         if snapshot_id is None:
             raise TransportError("malformed reply: a listed snapshot has no id")
-        hot, locked = body.get("hot"), body.get("locked")
-        return Snapshot(
-            id=snapshot_id,
-            name=_optional_text(body.get("name")),
-            source_type=_optional_text(body.get("source_type")) or _optional_text(body.get("type")),
-            source_id=_optional_text(body.get("source_id"))
-            or _optional_text(body.get("session_id"))
-            or _optional_text(body.get("service_id")),
-            size_bytes=_optional_int(body.get("size_bytes")),
-            hot=hot if isinstance(hot, bool) else None,
-            locked=locked if isinstance(locked, bool) else None,
-            created_at=body.get("created_at"),
-            raw=dict(body),
-        )
+        snapshot = Snapshot._adopt(body)
+        snapshot["id"] = snapshot_id
+        if body.get("snapshot_id") is None:
+            snapshot["snapshot_id"] = snapshot_id
+        return snapshot
 
     @staticmethod
     def listing(body: Any, key: str) -> list[Mapping[str, Any]]:

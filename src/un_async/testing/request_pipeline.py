@@ -13,26 +13,34 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from .auth import check_rate_limit, check_signature
-from .base import ACCOUNT, ServerState
+from .access_control import ACCOUNT, check_active, check_rate_limit, check_signature
+from .fake_state import FakeState
 from .faults import Fault, FaultKind, select_faults
-from .replies import HTTPError, abort, exception_response, json_response
-from .state import FakeAccount, RecordedRequest
+from .http_replies import HTTPError, abort, exception_response, json_response
+from .records import FakeAccount, RecordedRequest
 
 __all__ = ["Handler", "RequestPipeline"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _PUBLIC_PATHS = frozenset({"/health", "/languages"})
+#: Answered for keys that are expired or suspended (spec §2.6).
+_ANY_STATUS_PATHS = frozenset({"/keys/validate"})
 
 
-class RequestPipeline(ServerState):
-    """The aiohttp middleware and what it applies to every API request."""
+class RequestPipeline:
+    """The aiohttp middleware (:meth:`middleware`) and what it applies to every API
+    request, working on the shared :class:`FakeState`."""
+
+    def __init__(self, state: FakeState) -> None:
+        self.state = state
 
     @web.middleware
-    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Serve one request through latency, faults and authentication."""
         if request.path.startswith("/_fake/"):  # control plane: not counted, never faulted
             return await handler(request)
-        self.request_count += 1
+        state = self.state
+        state.request_count += 1
         arrived = time.monotonic()
         peer = self._track_connection(request)
         try:
@@ -47,8 +55,8 @@ class RequestPipeline(ServerState):
         if response is None:
             return web.Response()  # preparing it fails on the dead transport: silent
         if not response.prepared:
-            response.headers["Date"] = self._date_header()
-        self.response_statuses[response.status] += 1
+            response.headers["Date"] = state.date_header()
+        state.response_statuses[response.status] += 1
         return response
 
     async def _serve(
@@ -58,11 +66,12 @@ class RequestPipeline(ServerState):
         arrived: float,
         peer: tuple[str, int] | None,
     ) -> web.StreamResponse | None:
-        if self.latency is not None:
-            await asyncio.sleep(self.latency.sample())
+        state = self.state
+        if state.latency is not None:
+            await asyncio.sleep(state.latency.sample())
         delay, fault = (
-            select_faults(self.faults, request.method, request.path, self._fault_rng)
-            if self.faults
+            select_faults(state.faults, request.method, request.path, state.fault_rng)
+            if state.faults
             else (0.0, None)
         )
         if fault is not None and fault.kind is FaultKind.RESET_BEFORE_READ:
@@ -84,7 +93,7 @@ class RequestPipeline(ServerState):
             self._send_truncated(request, await self._dispatch(request, handler, body))
             return None
         if kind is FaultKind.RESTART and fault.fired == 1:
-            self.restart()
+            state.restart()
         if kind is FaultKind.EMPTY_204:
             return web.Response(status=204)
         if kind is FaultKind.STREAMED:
@@ -104,8 +113,15 @@ class RequestPipeline(ServerState):
                 path == "/languages" and "Authorization" in request.headers
             ):
                 account = self._authenticate(request, body)
+                if path not in _ANY_STATUS_PATHS:
+                    check_active(account)
                 request[ACCOUNT] = account
-                self._check_rate_limit(account)
+                check_rate_limit(
+                    self.state.rate_buckets,
+                    account.public_key,
+                    self.state.rate_limit,
+                    retry_after=self.state.rate_limit_retry_after,
+                )
             return await handler(request)
         except HTTPError as err:
             return json_response(err.body, err.status, err.headers)
@@ -116,13 +132,14 @@ class RequestPipeline(ServerState):
         transport = request.transport
         if transport is None:
             return None
+        peers = self.state.peers
         try:
-            return self._peers[transport]
+            return peers[transport]
         except KeyError:
             info = transport.get_extra_info("peername")
             peer = (str(info[0]), int(info[1])) if info else None
-            self._peers[transport] = peer
-            self.connection_count += 1
+            peers[transport] = peer
+            self.state.connection_count += 1
             return peer
 
     def _record(
@@ -133,9 +150,9 @@ class RequestPipeline(ServerState):
         arrived: float,
         fault: Fault | None,
     ) -> None:
-        if not self.record_requests:
+        if not self.state.record_requests:
             return
-        self.requests.append(
+        self.state.requests.append(
             RecordedRequest(
                 method=request.method,
                 path=request.path,
@@ -159,35 +176,28 @@ class RequestPipeline(ServerState):
             f"HTTP/1.1 {response.status} {response.reason}\r\n"
             f"Content-Type: {response.content_type}\r\n"
             f"Content-Length: {len(data) if data else 16}\r\n"
-            f"Date: {self._date_header()}\r\n"
+            f"Date: {self.state.date_header()}\r\n"
             "Connection: close\r\n\r\n"
         )
         transport.write(head.encode("latin-1") + data[: len(data) // 2])
         transport.close()
 
     def _authenticate(self, request: web.Request, body: bytes) -> FakeAccount:
+        state = self.state
         return check_signature(
             request,
             body,
-            self.accounts,
-            server_time=self.server_time(),
-            verify=self.verify_signatures,
-            strict_query_signing=self.strict_query_signing,
-            lenient_empty_body=self.lenient_empty_body,
-        )
-
-    def _check_rate_limit(self, account: FakeAccount) -> None:
-        check_rate_limit(
-            self._buckets,
-            account.public_key,
-            self.rate_limit,
-            retry_after=self.rate_limit_retry_after,
+            state.accounts,
+            server_time=state.server_time(),
+            verify=state.verify_signatures,
+            strict_query_signing=state.strict_query_signing,
+            lenient_empty_body=state.lenient_empty_body,
         )
 
     async def _send_streamed(self, request: web.Request, fault: Fault) -> web.StreamResponse:
         response = web.StreamResponse(
             status=fault.status_code,
-            headers={"Content-Type": fault.content_type, "Date": self._date_header()},
+            headers={"Content-Type": fault.content_type, "Date": self.state.date_header()},
         )
         response.enable_chunked_encoding()
         await response.prepare(request)

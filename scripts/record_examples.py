@@ -1,6 +1,7 @@
-"""Record the examples' cassettes against the fake server, then check they replay.
+"""Maintainer script: record the examples' cassettes against the fake server, then check
+they replay.
 
-    python -m un_async.testing.record_examples [--examples DIR] [--out DIR] [NAME ...]
+    python scripts/record_examples.py [--examples DIR] [--out DIR] [NAME ...]
 
 Each example runs unmodified in a subprocess, with ``UN_ASYNC_BACKEND=replay``,
 ``UN_ASYNC_RECORD_MODE=all`` and ``UNSANDBOX_API_URL`` pointing at a fresh in-process
@@ -24,11 +25,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .server import TEST_PUBLIC_KEY, TEST_SECRET_KEY, FakeUnsandbox
+from un_async.testing import TEST_PUBLIC_KEY, TEST_SECRET_KEY, FakeUnsandbox
 
 __all__ = [
     "DEAD_URL",
     "EXAMPLES",
+    "EXAMPLES_DIR",
     "ExampleRun",
     "record_example",
     "recording_environ",
@@ -49,6 +51,8 @@ DEAD_URL = "http://127.0.0.1:9"
 """Where replays point ``UNSANDBOX_API_URL``: loopback, nothing listening."""
 
 RUN_TIMEOUT = 60.0
+EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
+"""The repository's ``examples/`` folder (the default of ``--examples``)."""
 
 FAKE_SETTINGS: dict[str, dict[str, Any]] = {
     # Every execution answers with a job, so waits poll (and replay collapses them).
@@ -190,9 +194,9 @@ async def _main(names: Sequence[str], examples: Path, out: Path) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit status."""
-    parser = argparse.ArgumentParser(prog="python -m un_async.testing.record_examples")
+    parser = argparse.ArgumentParser(prog="python scripts/record_examples.py")
     parser.add_argument("names", nargs="*", metavar="NAME", help=f"default: {', '.join(EXAMPLES)}")
-    parser.add_argument("--examples", type=Path, default=Path("examples"))
+    parser.add_argument("--examples", type=Path, default=EXAMPLES_DIR)
     parser.add_argument("--out", type=Path, default=None, help="default: <examples>/cassettes")
     args = parser.parse_args(argv)
     unknown = sorted(set(args.names) - set(EXAMPLES))

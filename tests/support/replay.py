@@ -1,4 +1,4 @@
-"""Helpers shared by the record/replay tests (imported by name: tests/replay is on sys.path)."""
+"""Comparing what was recorded with what is replayed, and workloads to record."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from support.clients import fast_config
 from un_async import (
     AsyncClient,
     BadRequestError,
-    ClientConfig,
     ExecutionResult,
     JobInfo,
     JobStatus,
@@ -17,22 +17,16 @@ from un_async import (
     Record,
 )
 from un_async.backends.replay import ReplayExecutor
-from un_async.core.executor import Executor
 from un_async.testing import FakeUnsandbox
 
+__all__ = ["RESULT_FIELDS", "everything", "job_progress", "read_json", "replayer", "same"]
+
 RESULT_FIELDS = ("job_id", "status", "raw_status", "stdout", "stderr", "exit_code", "language")
-FAST_POLLING = {"poll_schedule": (0.001,), "poll_jitter": 0.0, "languages_cache_path": False}
-
-
-def fast_config(**overrides: Any) -> ClientConfig:
-    """A config that polls almost at once and caches no languages."""
-    return ClientConfig(**{**FAST_POLLING, **overrides})
 
 
 def replayer(source: Any, **options: Any) -> AsyncClient:
     """A credential-less client replaying ``source`` (a path or a Cassette)."""
-    backend: Executor = ReplayExecutor(source, **options)
-    return AsyncClient(config=fast_config(), backend=backend)
+    return AsyncClient(config=fast_config(), backend=ReplayExecutor(source, **options))
 
 
 def read_json(path: Path) -> Any:

@@ -1,4 +1,4 @@
-"""Records of the fake server's state: accounts, requests, jobs, sessions, snapshots.
+"""Records of the fake server's accounts, received requests and jobs.
 
 Job status is computed lazily from timestamps: a job is ``pending`` for its queue delay
 after creation, ``running`` for its run time, then terminal. No task or timer exists per
@@ -10,23 +10,20 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
 from .programs import ScriptedOutput
 
 __all__ = [
-    "NETWORK_MODES",
     "SPEC_LANGUAGES",
     "TERMINAL_STATUSES",
     "TEST_PUBLIC_KEY",
     "TEST_SECRET_KEY",
-    "TIMESTAMP_WINDOW",
+    "AccountStatus",
     "FakeAccount",
     "FakeJob",
-    "FakeSession",
-    "FakeSnapshot",
     "RecordedRequest",
 ]
 
@@ -42,17 +39,19 @@ SPEC_LANGUAGES: tuple[str, ...] = (
     "scheme", "tcl", "typescript", "v", "zig",
 )  # fmt: skip
 TERMINAL_STATUSES = frozenset({"completed", "failed", "timeout", "cancelled"})
-TIMESTAMP_WINDOW = 300  # seconds either side of the server clock (spec §2.3)
-NETWORK_MODES = frozenset({"zerotrust", "semitrusted"})
+AccountStatus = Literal["active", "expired", "suspended"]
 
 
 @attrs.define(kw_only=True)
 class FakeAccount:
-    """A key pair the server accepts. ``tier="free"`` refuses snapshots with 403."""
+    """A key pair the server accepts. ``tier="free"`` refuses snapshots and env export
+    with 403. A ``status`` other than ``"active"`` makes ``POST /keys/validate`` answer
+    ``valid: false`` with that reason and every other authenticated route 401."""
 
     public_key: str
     secret_key: str = attrs.field(repr=False)
     tier: str = "pro"
+    status: AccountStatus = "active"
 
 
 @attrs.frozen(kw_only=True)
@@ -175,63 +174,3 @@ class FakeJob:
             elif self.outcome.error:
                 data["error"] = self.outcome.error
         return data
-
-
-@attrs.define(kw_only=True, eq=False)
-class FakeSession:
-    """An interactive session; only its bookkeeping exists."""
-
-    id: str
-    account: str
-    container_name: str
-    created_at: int
-    status: str = "running"
-    network_mode: str = "zerotrust"
-    shell: str = "bash"
-    vcpu: int = 1
-    ttl: int = 3600
-
-    def view(self, now: float) -> dict[str, Any]:
-        """The session object of ``GET /sessions/{id}``."""
-        return {
-            "id": self.id,
-            "session_id": self.id,
-            "container_name": self.container_name,
-            "status": self.status,
-            "network_mode": self.network_mode,
-            "shell": self.shell,
-            "vcpu": self.vcpu,
-            "ttl": self.ttl,
-            "remaining_ttl": max(0, int(self.created_at + self.ttl - now)),
-            "created_at": self.created_at,
-            "last_activity": self.created_at,
-        }
-
-
-@attrs.define(kw_only=True, eq=False)
-class FakeSnapshot:
-    """A snapshot of a session or service."""
-
-    id: str
-    account: str
-    name: str
-    source_type: str
-    source_id: str
-    hot: bool
-    created_at: int
-    locked: bool = False
-    size_bytes: int = 104_857_600
-
-    def view(self) -> dict[str, Any]:
-        """The snapshot object (``type`` mirrors ``source_type``)."""
-        return {
-            "id": self.id,
-            "name": self.name,
-            "type": self.source_type,
-            "source_type": self.source_type,
-            "source_id": self.source_id,
-            "hot": self.hot,
-            "locked": self.locked,
-            "created_at": self.created_at,
-            "size_bytes": self.size_bytes,
-        }

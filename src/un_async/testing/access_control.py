@@ -1,5 +1,8 @@
-"""Request authentication for the fake server: HMAC signatures (spec §2), the per-account
-token-bucket rate limit (spec §5) and the sudo OTP challenge (spec §2.5)."""
+"""Who may do what on the fake server: HMAC request signatures (spec §2), the
+per-account token-bucket rate limit (spec §5.3) and the sudo OTP challenge (spec §2.5).
+
+The pipeline stores the authenticated account on each request under :data:`ACCOUNT`.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +10,34 @@ import hmac
 import math
 import time
 from collections.abc import Callable, Mapping, MutableMapping
+from typing import Protocol, TypeVar
 
 from aiohttp import web
 
-from .replies import HTTPError
-from .state import TIMESTAMP_WINDOW, FakeAccount
+from .http_replies import HTTPError, not_found
+from .records import FakeAccount
 
-__all__ = ["check_rate_limit", "check_signature", "check_sudo"]
+__all__ = [
+    "ACCOUNT",
+    "TIMESTAMP_WINDOW",
+    "check_active",
+    "check_rate_limit",
+    "check_signature",
+    "check_sudo",
+    "owned",
+]
+
+#: The authenticated account, stored on each request by the pipeline.
+ACCOUNT = web.RequestKey("account", FakeAccount)
+TIMESTAMP_WINDOW = 300  # seconds either side of the server clock (spec §2.3)
+
+
+class _Owned(Protocol):
+    @property
+    def account(self) -> str: ...
+
+
+_Record = TypeVar("_Record", bound=_Owned)
 
 
 def check_signature(
@@ -122,3 +146,19 @@ def check_sudo(
     if challenges.get(challenge) != owner or not hmac.compare_digest(given.encode(), otp.encode()):
         raise HTTPError(403, "invalid_otp", "invalid one-time code or challenge")
     del challenges[challenge]
+
+
+def check_active(account: FakeAccount) -> None:
+    """401 ``key_expired`` / ``key_suspended`` unless the account is active (spec §2.6:
+    the reasons ``POST /keys/validate`` reports, which is exempt from this check)."""
+    if account.status != "active":
+        raise HTTPError(401, f"key_{account.status}", f"API key is {account.status}")
+
+
+def owned(records: Mapping[str, _Record], request: web.Request, what: str) -> _Record:
+    """The record named by the ``{id}`` in the request path, if the caller owns it;
+    404 ``not_found`` otherwise (another account's records look absent)."""
+    record = records.get(request.match_info["id"])
+    if record is None or record.account != request[ACCOUNT].public_key:
+        raise not_found(what)
+    return record

@@ -1,4 +1,4 @@
-"""Helpers shared by test modules (imported by name: tests/ is on sys.path)."""
+"""Python programs run in a subprocess against the fake server with the test account."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from un_async.testing import TEST_PUBLIC_KEY, TEST_SECRET_KEY, FakeUnsandbox
+
+__all__ = ["run_python", "run_python_cleanly"]
 
 
 async def run_python(

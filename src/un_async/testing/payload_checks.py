@@ -1,4 +1,8 @@
-"""HTTP error replies and request-payload checks shared by the fake server's handlers."""
+"""Request-payload parsing and validation shared by the fake server's handlers.
+
+Each function reads one field (or the whole body) and raises a 400
+:class:`~.http_replies.HTTPError` naming the field when it is malformed.
+"""
 
 from __future__ import annotations
 
@@ -8,83 +12,22 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from aiohttp import web
-
-from .state import NETWORK_MODES
+from .http_replies import bad_request
 
 __all__ = [
-    "HTTPError",
-    "abort",
-    "bad_request",
+    "NETWORK_MODES",
     "check_env",
     "decode_files",
-    "exception_response",
     "flag",
     "int_in_range",
-    "json_response",
-    "not_found",
+    "optional_string",
     "parse_network_mode",
     "parse_object",
+    "parse_ports",
+    "string_list",
 ]
 
-_SLUGS = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
-
-
-class HTTPError(Exception):
-    """Raised by handlers; answered as ``{"error", "message", **extra}`` with ``status``."""
-
-    def __init__(
-        self,
-        status: int,
-        error: str,
-        message: str,
-        headers: Mapping[str, str] | None = None,
-        **extra: Any,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.body = {"error": error, "message": message, **extra}
-        self.headers = dict(headers or {})
-
-    def response(self) -> web.Response:
-        """The JSON reply for this error."""
-        return json_response(self.body, self.status, self.headers)
-
-
-def json_response(
-    data: Any, status: int = 200, headers: Mapping[str, str] | None = None
-) -> web.Response:
-    """``data`` serialised as an ``application/json`` reply."""
-    return web.Response(
-        body=json.dumps(data).encode(),
-        status=status,
-        content_type="application/json",
-        headers=headers,
-    )
-
-
-def exception_response(exc: web.HTTPException) -> web.Response:
-    """aiohttp's own 404/405/413 turned into the API's JSON error shape."""
-    headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
-    slug = _SLUGS.get(exc.status, "error")
-    return json_response({"error": slug, "message": exc.reason}, exc.status, headers)
-
-
-def not_found(what: str) -> HTTPError:
-    """404 ``not_found`` for ``what``."""
-    return HTTPError(404, "not_found", f"{what} not found")
-
-
-def bad_request(message: str, error: str = "invalid_request") -> HTTPError:
-    """400 with ``error`` as its slug."""
-    return HTTPError(400, error, message)
-
-
-def abort(request: web.Request) -> None:
-    """Drop the request's connection without answering."""
-    transport = request.transport
-    if transport is not None:
-        transport.abort()
+NETWORK_MODES = frozenset({"zerotrust", "semitrusted"})
 
 
 def parse_object(body: bytes, *, allow_empty: bool) -> dict[str, Any]:
@@ -123,9 +66,50 @@ def flag(payload: Mapping[str, Any], *keys: str, default: bool = False) -> bool:
     return default
 
 
-def parse_network_mode(payload: Mapping[str, Any]) -> str:
-    """``network_mode`` (or ``network``), default ``zerotrust``."""
-    value = payload.get("network_mode", payload.get("network", "zerotrust"))
+def optional_string(payload: Mapping[str, Any], key: str) -> str | None:
+    """``payload[key]`` checked to be a string (``None`` if absent or null)."""
+    value = payload.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise bad_request(f"{key} must be a string")
+    return value
+
+
+def string_list(payload: Mapping[str, Any], key: str) -> list[str] | None:
+    """``payload[key]`` checked to be an array of strings (``None`` if absent)."""
+    value = payload.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise bad_request(f"{key} must be an array of strings")
+    return list(value)
+
+
+def parse_ports(payload: Mapping[str, Any], key: str = "ports") -> list[int]:
+    """Ports as an int array (Python, JS) or a comma-separated string (C, spec §3.7);
+    each within 1-65535. Absent: no ports."""
+    value = payload.get(key)
+    if value is None:
+        return []
+    items: list[Any]
+    if isinstance(value, str):
+        items = [part.strip() for part in value.split(",") if part.strip()]
+        if not all(part.isascii() and part.isdigit() for part in items):
+            raise bad_request(f"{key} must list port numbers")
+        items = [int(part) for part in items]
+    elif isinstance(value, list):
+        items = value
+    else:
+        raise bad_request(f"{key} must be an array of integers")
+    if not all(isinstance(p, int) and not isinstance(p, bool) and 1 <= p <= 65535 for p in items):
+        raise bad_request(f"{key} must be integers between 1 and 65535")
+    return list(items)
+
+
+def parse_network_mode(payload: Mapping[str, Any], default: str = "zerotrust") -> str:
+    """``network_mode`` (or the bash client's ``network``), else ``default``."""
+    value = payload.get("network_mode", payload.get("network", default))
     if value not in NETWORK_MODES:
         raise bad_request("network_mode must be 'zerotrust' or 'semitrusted'")
     return str(value)

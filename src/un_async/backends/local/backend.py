@@ -1,0 +1,251 @@
+"""The ``local`` backend: executes code on this machine, isolated as well as it can.
+
+Select it with ``AsyncClient(backend="local")`` or ``UN_ASYNC_BACKEND=local``; it needs no
+credentials. The first use probes the isolation levels and the languages (once per
+process, in a worker thread); afterwards ``submit`` returns a job at once, jobs run up to
+``concurrency`` at a time and queue beyond it, and the client awaits them with
+:meth:`LocalBackend.wait_job` instead of polling. See the package docstring for what each
+isolation level enforces.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from un_async.backends.local.isolation import Isolation, probe_isolation
+from un_async.backends.local.jobs import Job, JobTable
+from un_async.backends.local.runner import Runner, source_name_for
+from un_async.backends.local.settings import LocalSettings
+from un_async.backends.local.toolchains import INSTALL_HINTS, Toolchain, discover_toolchains
+from un_async.backends.local.uids import UidLeases
+from un_async.backends.local.workspace import check_input_names
+from un_async.core.credentials import Credentials
+from un_async.core.errors import ClientClosedError, ValidationError
+from un_async.core.executor import BaseExecutor
+from un_async.core.models import ExecutionRequest, ExecutionResult, JobInfo, JobStatus, Record
+
+if TYPE_CHECKING:
+    from un_async.core.executor import BackendContext
+
+__all__ = ["LocalBackend", "local_backend"]
+
+CLOSE_GRACE = 10.0
+"""Seconds ``aclose`` waits for cancelled jobs to finish cleaning up."""
+
+
+class LocalBackend(BaseExecutor):
+    """Runs executions as sandboxed processes on this machine."""
+
+    name = "local"
+    requires_credentials = False
+    native_wait = True
+    cache_languages = False
+
+    def __init__(
+        self, settings: LocalSettings | None = None, *, environ: Mapping[str, str] | None = None
+    ) -> None:
+        self.settings = settings or LocalSettings()
+        self._environ = dict(os.environ if environ is None else environ)
+        self._jobs = JobTable()
+        self._slots = asyncio.Semaphore(self.settings.concurrency)
+        self._runner: Runner | None = None
+        self._toolchains: dict[str, Toolchain] = {}
+        self._unusable: dict[str, str] = {}
+        self._setup_lock: asyncio.Lock | None = None
+        self._closed = False
+
+    @classmethod
+    def from_context(cls, context: BackendContext) -> LocalBackend:
+        """The factory registered as ``local``: settings from the backend options and
+        ``UN_ASYNC_LOCAL_*`` (see :mod:`~un_async.backends.local.settings`)."""
+        return cls(LocalSettings.from_setting(context.setting), environ=context.environ)
+
+    def __repr__(self) -> str:
+        level = self._runner.level if self._runner else "not probed"
+        return f"LocalBackend(isolation={level!r}, concurrency={self.settings.concurrency})"
+
+    # -- setup ------------------------------------------------------------------------------
+
+    def _setup_sync(self) -> Runner:
+        isolation = probe_isolation(self._environ)
+        level = isolation.choose(self.settings.isolation)
+        # At level none a pool uid sees the host filesystem as it is: only toolchains every
+        # user can reach are usable (not a pyenv inside root's home). The sandboxes bind
+        # the toolchain's prefix back into place.
+        world = isolation.host.uid_pool is not None and level == "none"
+        discovery = discover_toolchains(self._environ, world=world)
+        self._toolchains = dict(discovery.toolchains)
+        self._unusable = dict(discovery.unusable)
+        return Runner(
+            isolation=isolation,
+            level=level,
+            settings=self.settings,
+            leases=UidLeases(isolation.host),
+        )
+
+    async def _ready(self) -> Runner:
+        """The runner, after the (cached, per-process) probe on first use."""
+        if self._closed:
+            raise ClientClosedError("the local backend is closed")
+        if self._runner is None:
+            if self._setup_lock is None:
+                self._setup_lock = asyncio.Lock()
+            async with self._setup_lock:
+                if self._runner is None:
+                    self._runner = await asyncio.to_thread(self._setup_sync)
+        return self._runner
+
+    @property
+    def isolation(self) -> Isolation | None:
+        """The probe's findings, once the backend was used."""
+        return self._runner.isolation if self._runner else None
+
+    # -- executions -------------------------------------------------------------------------
+
+    def _toolchain_for(self, request: ExecutionRequest) -> Toolchain:
+        chain = self._toolchains.get(request.language)
+        if chain is not None:
+            return chain
+        available = ", ".join(sorted(self._toolchains)) or "none"
+        hint = self._unusable.get(request.language) or INSTALL_HINTS.get(request.language)
+        if hint is None:
+            raise ValidationError(
+                f"unknown language {request.language!r} for the local backend"
+                f" (available here: {available})"
+            )
+        raise ValidationError(
+            f"language {request.language!r} is not available on this machine: {hint}"
+            f" (available here: {available})"
+        )
+
+    def _check(self, request: ExecutionRequest) -> Toolchain:
+        chain = self._toolchain_for(request)
+        check_input_names(request.input_files)
+        source = source_name_for(chain, request)
+        if any(item.filename == source for item in request.input_files):
+            raise ValidationError(
+                f"input file {source!r} has the name the {request.language} source must be"
+                " compiled under; rename it"
+            )
+        return chain
+
+    async def submit(
+        self, credentials: Credentials, request: ExecutionRequest, *, wait: bool
+    ) -> ExecutionResult:
+        """Validate, queue and return the pending job at once (``wait`` changes nothing:
+        the client awaits :meth:`wait_job`, under its own deadline)."""
+        runner = await self._ready()
+        chain = self._check(request)
+        facts = runner.isolation.facts(
+            runner.level, share_network=request.network_mode == "semitrusted"
+        )
+        job = Job(request, facts)
+        self._jobs.add(job)
+        job.task = asyncio.get_running_loop().create_task(self._run(runner, job, chain))
+        return job.snapshot()
+
+    async def _run(self, runner: Runner, job: Job, chain: Toolchain) -> None:
+        try:
+            async with self._slots:
+                if job.cancel_event.is_set():
+                    job.finish(job.snapshot())
+                    return
+                job.status = JobStatus.RUNNING
+                result = await runner.execute(
+                    job_id=job.id,
+                    request=job.request,
+                    chain=chain,
+                    created_at=job.created_at,
+                    cancel=job.cancel_event,
+                )
+            job.finish(result)
+        except BaseException as exc:
+            if not job.final:
+                failure = job.snapshot()
+                failure["status"] = "failed"
+                failure["reason"] = "sandbox"
+                failure["error"] = f"the local backend failed: {type(exc).__name__}: {exc}"
+                job.finish(failure)
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            self._jobs.prune()
+
+    def _job(self, job_id: str) -> Job:
+        job = self._jobs.find(job_id) if isinstance(job_id, str) else None
+        if job is None:
+            from un_async.core.errors import NotFoundError  # loads aiohttp: the error path only
+
+            raise NotFoundError(
+                404, {"error": "job_not_found", "message": f"no local job {job_id!r}"}
+            )
+        return job
+
+    async def get_job(self, credentials: Credentials, job_id: str) -> ExecutionResult:
+        return self._job(job_id).snapshot()
+
+    async def wait_job(self, credentials: Credentials, job_id: str) -> ExecutionResult:
+        return await self._job(job_id).wait()
+
+    async def cancel_job(self, credentials: Credentials, job_id: str) -> Record:
+        """Mark the job cancelled and signal its runner, which kills the program."""
+        job = self._job(job_id)
+        job.cancel()
+        return Record({"job_id": job.id, "status": job.snapshot().raw_status})
+
+    async def list_jobs(self, credentials: Credentials) -> list[JobInfo]:
+        return [job.entry() for job in self._jobs]
+
+    async def list_job_states(self, credentials: Credentials) -> Mapping[str, Mapping[str, Any]]:
+        return {job.id: {"status": job.snapshot().raw_status} for job in self._jobs}
+
+    async def get_languages(self, credentials: Credentials) -> list[str]:
+        """The languages runnable here (never the service's list)."""
+        await self._ready()
+        return sorted(self._toolchains)
+
+    async def aclose(self) -> None:
+        """Cancel what still runs or waits and wait (bounded) for the cleanup."""
+        self._closed = True
+        tasks = []
+        for job in self._jobs.running():
+            job.cancel()
+            if job.task is not None:
+                tasks.append(job.task)
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=CLOSE_GRACE)
+            for task in late:
+                task.cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.gather(*late, return_exceptions=True)
+
+    def describe(self) -> dict[str, Any]:
+        """Isolation level and facts, the levels tried, and the languages with versions
+        (probes on first call: blocking)."""
+        runner = self._runner or self._setup_sync()
+        self._runner = runner
+        isolation = runner.isolation
+        return {
+            "backend": self.name,
+            "isolation": isolation.facts(runner.level, share_network=False),
+            "levels_available": list(isolation.available),
+            "levels_unavailable": dict(isolation.unavailable),
+            "languages": {name: chain.describe() for name, chain in sorted(self._toolchains.items())},
+            "concurrency": self.settings.concurrency,
+            "memory_mb": self.settings.memory_mb or "2048 per vCPU",
+            "output_limit_bytes": self.settings.output_limit_bytes,
+            "missing_languages": {
+                name: self._unusable.get(name, hint)
+                for name, hint in INSTALL_HINTS.items()
+                if name not in self._toolchains
+            },
+        }
+
+
+def local_backend(context: BackendContext) -> LocalBackend:
+    """Factory for ``register("local", ...)``."""
+    return LocalBackend.from_context(context)

@@ -1,0 +1,123 @@
+"""Turning how a program ended into ``status``, ``reason``, ``exit_code`` and ``error``.
+
+* the sandbox failed to start the program → ``failed``/``sandbox`` (never the program's
+  fault; ``error`` has the sandbox's message);
+* cancelled → ``cancelled``/``signal``, deadline → ``timeout``/``time``, both with
+  ``exit_code`` 137 (our ``SIGKILL``);
+* killed by a signal N → ``exit_code`` 128+N: ``SIGXCPU`` (CPU limit) is
+  ``timeout``/``time``, ``SIGXFSZ`` (file size limit) ``failed``/``file_size``, others
+  ``failed``/``signal`` — or ``memory`` when the runtime said it ran out of memory;
+* a non-zero exit → ``failed`` with ``exit``, or ``memory``/``file_size`` when the runtime's
+  own message says so (Python's ``MemoryError``, ``File too large``); a compiler's non-zero
+  exit → ``failed``/``compile``;
+* exit 0 → ``completed`` with no reason.
+
+At the ``bubblewrap`` and ``namespaces`` levels the program is not our child: its init
+reports a death by signal N as exit status 128+N, so there a program's own ``exit(130)``
+also reads as signal 2.
+"""
+
+from __future__ import annotations
+
+import signal
+
+import attrs
+
+from un_async.backends.local.process import Outcome
+from un_async.core.models import JobStatus
+
+__all__ = ["SANDBOX_TOOLS", "Verdict", "judge"]
+
+SANDBOX_TOOLS = ("bwrap", "unshare", "prlimit", "setpriv", "un-async-launcher")
+"""Programs of ours whose own failure (a message ``<tool>: ...``) is a sandbox failure."""
+
+_TOOL_FAILURE_CODES = frozenset({1, 125, 126, 127})
+_TAIL_CHARS = 4096
+_MAX_SIGNAL = 64
+KILLED = 128 + signal.SIGKILL
+
+
+@attrs.frozen(kw_only=True)
+class Verdict:
+    """The result fields decided by how a step ended."""
+
+    status: JobStatus
+    reason: str | None
+    exit_code: int | None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is JobStatus.COMPLETED
+
+
+def _sandbox_message(outcome: Outcome, code: int) -> str | None:
+    if code not in _TOOL_FAILURE_CODES:
+        return None
+    head = outcome.stderr.head.decode("utf-8", "replace")
+    first = head.lstrip().split("\n", 1)[0]
+    if first.startswith(tuple(f"{tool}: " for tool in SANDBOX_TOOLS)):
+        return first
+    return None
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def judge(
+    outcome: Outcome,
+    *,
+    compiling: bool,
+    exact_signals: bool,
+    oom_markers: tuple[str, ...],
+    limits_text: str,
+) -> Verdict:
+    """The verdict on one step. ``exact_signals``: the return code is the program's own
+    (level ``none``), so 128+N is an exit status, not a signal. ``limits_text`` describes
+    the limits for ``error`` messages."""
+    if outcome.returncode is None:
+        return Verdict(
+            status=JobStatus.FAILED, reason="sandbox", exit_code=None, error=outcome.spawn_error
+        )
+    if outcome.ended_by == "cancel":
+        return Verdict(status=JobStatus.CANCELLED, reason="signal", exit_code=KILLED,
+                       error="cancelled")  # fmt: skip
+    if outcome.ended_by == "deadline":
+        return Verdict(status=JobStatus.TIMEOUT, reason="time", exit_code=KILLED,
+                       error=f"wall-clock limit reached ({limits_text})")  # fmt: skip
+    code = outcome.returncode
+    signum: int | None = None
+    if code < 0:
+        signum, code = -code, 128 - code
+    elif not exact_signals and 128 < code <= 128 + _MAX_SIGNAL:
+        signum = code - 128
+    sandbox = _sandbox_message(outcome, code)
+    if sandbox is not None:
+        return Verdict(status=JobStatus.FAILED, reason="sandbox", exit_code=None,
+                       error=f"the sandbox failed to start the program: {sandbox}")  # fmt: skip
+    if code == 0:
+        return Verdict(status=JobStatus.COMPLETED, reason=None, exit_code=0)
+    if signum == signal.SIGXCPU:
+        return Verdict(status=JobStatus.TIMEOUT, reason="time", exit_code=code,
+                       error=f"CPU time limit reached ({limits_text})")  # fmt: skip
+    if signum == signal.SIGXFSZ:
+        return Verdict(status=JobStatus.FAILED, reason="file_size", exit_code=code,
+                       error=f"file size limit reached ({limits_text})")  # fmt: skip
+    tail = outcome.stderr.text()[-_TAIL_CHARS:]
+    if any(marker in tail for marker in oom_markers):
+        return Verdict(status=JobStatus.FAILED, reason="memory", exit_code=code,
+                       error=f"out of memory ({limits_text})")  # fmt: skip
+    if compiling:
+        return Verdict(status=JobStatus.FAILED, reason="compile", exit_code=code,
+                       error="compilation failed")  # fmt: skip
+    if signum is not None:
+        return Verdict(status=JobStatus.FAILED, reason="signal", exit_code=code,
+                       error=f"killed by {_signal_name(signum)}")  # fmt: skip
+    if "File too large" in tail:
+        return Verdict(status=JobStatus.FAILED, reason="file_size", exit_code=code,
+                       error=f"file size limit reached ({limits_text})")  # fmt: skip
+    return Verdict(status=JobStatus.FAILED, reason="exit", exit_code=code)
