@@ -1,6 +1,6 @@
-"""Request throughput and client CPU per request for ``GET /jobs/{id}``.
+"""Request throughput and client CPU per request: ``GET /jobs/{id}`` and ``POST /execute``.
 
-Three clients do the same request against the same server process:
+For ``GET /jobs/{id}`` three clients do the same request against the same server process:
 
 * ``floor``: a raw aiohttp loop — one session, URL and signed headers computed once,
   status check, body read and ``json.loads``;
@@ -8,6 +8,13 @@ Three clients do the same request against the same server process:
 * ``baseline``: the reference client's approach, written here — a new
   ``aiohttp.ClientSession`` (so a new TCP and TLS connection) per request, signing per
   request, ``raise_for_status()`` and ``resp.json()``.
+
+For ``execute_code`` with a synchronous final reply (server in ``--mode sync``) two:
+
+* ``floor``: a raw signed POST per request — ``json.dumps`` of the body, HMAC, aiohttp
+  POST on one session, status check, ``json.loads``;
+* ``sdk``: ``AsyncClient.execute_code`` (validation, serialisation, signing, governor,
+  typed result).
 
 Each measurement runs ``concurrency`` workers for a fixed time after a short warm-up;
 throughput is completed requests per wall second, CPU is this process's
@@ -35,7 +42,7 @@ from yarl import URL
 from un_async import AsyncClient, ClientConfig
 from un_async.testing import TEST_PUBLIC_KEY, TEST_SECRET_KEY
 
-__all__ = ["CLIENTS", "measure", "run_throughput"]
+__all__ = ["CLIENTS", "EXECUTE_CLIENTS", "measure", "run_execute", "run_throughput"]
 
 Call = Callable[[], Awaitable[None]]
 ClientFactory = Callable[
@@ -43,9 +50,9 @@ ClientFactory = Callable[
 ]
 
 
-def _signed_headers(path: str) -> dict[str, str]:
+def _signed_headers(path: str, method: str = "GET", body: bytes = b"") -> dict[str, str]:
     timestamp = str(int(time.time()))
-    message = f"{timestamp}:GET:{path}:".encode()
+    message = f"{timestamp}:{method}:{path}:".encode() + body
     signature = hmac.new(TEST_SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()
     return {
         "Authorization": f"Bearer {TEST_PUBLIC_KEY}",
@@ -129,6 +136,57 @@ CLIENTS: dict[str, ClientFactory] = {
 }
 
 
+EXECUTE_CODE = "print('benchmark')"
+
+
+@contextlib.asynccontextmanager
+async def floor_execute_client(
+    url: str, job_id: str, ssl_context: ssl.SSLContext | None
+) -> AsyncIterator[Call]:
+    """A raw signed ``POST /execute``: body serialised and signed per request."""
+    target = URL(url + "/execute", encoded=True)
+    connector = aiohttp.TCPConnector(limit=256, ssl=ssl_context or True)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def call() -> None:
+            payload = {"language": "python", "code": EXECUTE_CODE}
+            body = json.dumps(payload, separators=(",", ":")).encode()
+            headers = _signed_headers("/execute", "POST", body)
+            headers["Content-Type"] = "application/json"
+            async with session.post(target, data=body, headers=headers) as response:
+                if response.status != 200:
+                    raise RuntimeError(f"HTTP {response.status}")
+                if json.loads(await response.read()).get("status") != "completed":
+                    raise RuntimeError("the reply is not final")
+
+        yield call
+
+
+@contextlib.asynccontextmanager
+async def sdk_execute_client(
+    url: str, job_id: str, ssl_context: ssl.SSLContext | None
+) -> AsyncIterator[Call]:
+    """``AsyncClient.execute_code`` with default settings."""
+    options = {"ssl_context": ssl_context} if ssl_context else {}
+    config = ClientConfig(base_url=url, languages_cache_path=False, options=options)
+    async with AsyncClient(
+        config=config, public_key=TEST_PUBLIC_KEY, secret_key=TEST_SECRET_KEY
+    ) as client:
+
+        async def call() -> None:
+            result = await client.execute_code("python", EXECUTE_CODE)
+            if not result.is_final:
+                raise RuntimeError("the reply is not final")
+
+        yield call
+
+
+EXECUTE_CLIENTS: dict[str, ClientFactory] = {
+    "floor": floor_execute_client,
+    "sdk": sdk_execute_client,
+}
+
+
 async def _drive(call: Call, concurrency: int, seconds: float) -> tuple[int, int]:
     stop = time.perf_counter() + seconds
     done = errors = 0
@@ -189,6 +247,32 @@ async def _create_job(url: str, ssl_context: ssl.SSLContext | None) -> str:
     return result.job_id
 
 
+async def _rounds(
+    factories: dict[str, ClientFactory],
+    server: ServerProcess,
+    ssl_context: ssl.SSLContext | None,
+    job_id: str,
+    *,
+    concurrencies: tuple[int, ...],
+    seconds: float,
+    warmup: float,
+    rounds: int,
+) -> dict[str, dict[int, list[dict[str, Any]]]]:
+    """Every client at every concurrency, ``rounds`` times, in a rotating order."""
+    clients = tuple(factories)
+    samples: dict[str, dict[int, list[dict[str, Any]]]] = {
+        name: {c: [] for c in concurrencies} for name in clients
+    }
+    for round_index in range(rounds):
+        order = clients[round_index % len(clients) :] + clients[: round_index % len(clients)]
+        for concurrency in concurrencies:
+            for name in order:
+                async with factories[name](server.url, job_id, ssl_context) as call:
+                    sample = await measure(call, concurrency, seconds, warmup, server)
+                samples[name][concurrency].append(sample)
+    return samples
+
+
 async def run_throughput(
     server: ServerProcess,
     ssl_context: ssl.SSLContext | None,
@@ -203,16 +287,16 @@ async def run_throughput(
     medians of the ratios paired within each round (the clients run back to back, in
     a rotating order, so machine noise hits them alike)."""
     job_id = await _create_job(server.url, ssl_context)
-    samples: dict[str, dict[int, list[dict[str, Any]]]] = {
-        name: {c: [] for c in concurrencies} for name in clients
-    }
-    for round_index in range(rounds):
-        order = clients[round_index % len(clients) :] + clients[: round_index % len(clients)]
-        for concurrency in concurrencies:
-            for name in order:
-                async with CLIENTS[name](server.url, job_id, ssl_context) as call:
-                    sample = await measure(call, concurrency, seconds, warmup, server)
-                samples[name][concurrency].append(sample)
+    samples = await _rounds(
+        {name: CLIENTS[name] for name in clients},
+        server,
+        ssl_context,
+        job_id,
+        concurrencies=concurrencies,
+        seconds=seconds,
+        warmup=warmup,
+        rounds=rounds,
+    )
     results: dict[str, Any] = {
         name: {str(c): _median(runs) for c, runs in by_c.items()} for name, by_c in samples.items()
     }
@@ -225,6 +309,40 @@ async def run_throughput(
             }
             for c in concurrencies
         }
+    return results
+
+
+async def run_execute(
+    server: ServerProcess,
+    ssl_context: ssl.SSLContext | None,
+    *,
+    concurrencies: tuple[int, ...],
+    seconds: float,
+    warmup: float,
+    rounds: int,
+) -> dict[str, Any]:
+    """``execute_code`` against a raw signed POST (the server must answer synchronously):
+    medians per client and concurrency, and the paired SDK ÷ floor ratios."""
+    samples = await _rounds(
+        EXECUTE_CLIENTS,
+        server,
+        ssl_context,
+        "",
+        concurrencies=concurrencies,
+        seconds=seconds,
+        warmup=warmup,
+        rounds=rounds,
+    )
+    results: dict[str, Any] = {
+        name: {str(c): _median(runs) for c, runs in by_c.items()} for name, by_c in samples.items()
+    }
+    results["ratios"] = {
+        str(c): {
+            "sdk_floor_rps": _paired(samples, c, "sdk", "floor", "rps"),
+            "sdk_floor_cpu": _paired(samples, c, "sdk", "floor", "cpu_us"),
+        }
+        for c in concurrencies
+    }
     return results
 
 

@@ -7,7 +7,8 @@ Starts the fake server (``python -m un_async.testing``) in a separate process fo
 part, prints a Markdown report with PASS/MISS per target and writes every number as
 JSON (``--json``, default ``benchmarks/results/latest.json``). Parts: ``throughput`` (a, b),
 ``jobs`` (c), ``memory`` (d), ``replay`` (e), ``imports`` (f), ``single`` (g: one wait
-alone); ``--only`` picks some.
+alone), ``execute`` (h: ``execute_code`` with a final reply against a raw signed POST);
+``--only`` picks some.
 """
 
 from __future__ import annotations
@@ -31,13 +32,13 @@ from bench_jobs import SINGLE_WAIT_STEP, run_completion, run_memory, run_single_
 from bench_misc import import_times, run_replay
 from bench_report import evaluate_targets, render
 from bench_server import ServerProcess, TlsFiles
-from bench_throughput import run_throughput
+from bench_throughput import run_execute, run_throughput
 
 import un_async
 
 __all__ = ["FULL", "PARTS", "QUICK", "Settings", "main", "run"]
 
-PARTS = ("throughput", "jobs", "memory", "replay", "imports", "single")
+PARTS = ("throughput", "jobs", "memory", "replay", "imports", "single", "execute")
 
 
 @attrs.frozen(kw_only=True)
@@ -46,6 +47,7 @@ class Settings:
 
     quick: bool
     concurrencies: tuple[int, ...] = (1, 16, 64, 256)
+    execute_concurrencies: tuple[int, ...] = (1, 16, 64)
     seconds: float = 1.5
     warmup: float = 0.3
     rounds: int = 5
@@ -149,6 +151,18 @@ async def _replay(settings: Settings) -> dict[str, Any]:
         )
 
 
+async def _execute(settings: Settings) -> dict[str, Any]:
+    with ServerProcess("--mode", "sync") as server:
+        return await run_execute(
+            server,
+            None,
+            concurrencies=settings.execute_concurrencies,
+            seconds=settings.seconds,
+            warmup=settings.warmup,
+            rounds=settings.rounds,
+        )
+
+
 async def _single(settings: Settings) -> dict[str, Any]:
     duration = f"{2.5 * SINGLE_WAIT_STEP:g}"
     with ServerProcess("--mode", "job", "--default-duration", duration) as server:
@@ -185,6 +199,7 @@ def run(settings: Settings, parts: Sequence[str] = PARTS, *, log: Any = None) ->
         "replay": lambda: asyncio.run(_replay(settings)),
         "imports": lambda: import_times(settings.import_repetitions),
         "single": lambda: asyncio.run(_single(settings)),
+        "execute": lambda: asyncio.run(_execute(settings)),
     }
     for part in parts:
         started = time.perf_counter()

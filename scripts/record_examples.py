@@ -1,43 +1,48 @@
-"""Maintainer script: record the examples' cassettes against the fake server, then check
-they replay.
+"""Maintainer script: record the examples' cassettes from real runs, then check they replay.
 
     python scripts/record_examples.py [--examples DIR] [--out DIR] [NAME ...]
 
-Each example runs unmodified in a subprocess, with ``UN_ASYNC_BACKEND=replay``,
-``UN_ASYNC_RECORD_MODE=all`` and ``UNSANDBOX_API_URL`` pointing at a fresh in-process
-:class:`~un_async.testing.FakeUnsandbox` (seeded, so job ids repeat; the fibonacci
-programs are scripted to print the real numbers), an empty ``HOME`` and the fake's test
-account. Its cassette is written to ``<out>/<name>.json`` and its output to
-``<out>/<name>.out``. Every example is then replayed offline — record mode ``none``, no
-credentials, and ``UNSANDBOX_API_URL`` aimed at a closed loopback port — and its output
-must be identical; the exit status is 1 otherwise.
+Each example runs unmodified in a subprocess with ``UN_ASYNC_BACKEND=replay``,
+``UN_ASYNC_RECORD_MODE=all`` and ``UN_ASYNC_REPLAY_RECORD_BACKEND=local``: its programs
+really run, sandboxed, on this machine through the local backend, so the cassette holds
+real outputs (real Fibonacci numbers, real job ids, this machine's language list and
+isolation facts). The environment is cleaned of ``UNSANDBOX_*``/``UN_ASYNC_*`` variables,
+``HOME`` is an empty directory, and random canary keys are set as
+``UNSANDBOX_PUBLIC_KEY``/``UNSANDBOX_SECRET_KEY``: the save-time secret scan refuses any
+cassette containing them, and the script refuses an output that does. The cassette is
+written to ``<out>/<name>.json`` and the output to ``<out>/<name>.out``.
+
+Every example is then replayed offline — record mode ``none``, no credentials, and
+``UNSANDBOX_API_URL`` aimed at a closed loopback port — and its output must be identical;
+the exit status is 1 otherwise. An example needing a language the local backend cannot
+run here (see :data:`EXAMPLE_LANGUAGES`; ``concurrent_execution`` needs Go) is refused
+before anything is recorded: put the toolchain on ``PATH`` first.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import os
+import secrets
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
-
-from un_async.testing import TEST_PUBLIC_KEY, TEST_SECRET_KEY, FakeUnsandbox
 
 __all__ = [
     "DEAD_URL",
     "EXAMPLES",
     "EXAMPLES_DIR",
+    "EXAMPLE_LANGUAGES",
     "ExampleRun",
+    "local_languages",
+    "missing_languages",
     "record_example",
     "recording_environ",
     "replay_environ",
     "replay_example",
     "run_example",
-    "script_fake",
 ]
 
 EXAMPLES = (
@@ -47,20 +52,22 @@ EXAMPLES = (
     "async_job_polling",
     "sync_blocking_usage",
 )
+EXAMPLE_LANGUAGES: Mapping[str, tuple[str, ...]] = {
+    "hello_world_async": ("python",),
+    "fibonacci_async": ("python",),
+    "concurrent_execution": ("python", "javascript", "go"),
+    "async_job_polling": ("javascript", "python"),
+    "sync_blocking_usage": ("python",),
+}
+"""The languages each example runs (the local backend must offer them to record it)."""
+
 DEAD_URL = "http://127.0.0.1:9"
 """Where replays point ``UNSANDBOX_API_URL``: loopback, nothing listening."""
 
-RUN_TIMEOUT = 60.0
+RECORD_BACKEND = "local"
+RUN_TIMEOUT = 120.0
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
 """The repository's ``examples/`` folder (the default of ``--examples``)."""
-
-FAKE_SETTINGS: dict[str, dict[str, Any]] = {
-    # Every execution answers with a job, so waits poll (and replay collapses them).
-    "concurrent_execution": {"mode": "job"},
-    # Jobs stay pending, then run, so the polls record pending -> running -> completed.
-    "async_job_polling": {"queue_delay": 0.1, "default_duration": 0.4},
-}
-"""Fake-server settings per example (default: answer finished executions at once)."""
 
 
 class ExampleRun:
@@ -87,16 +94,27 @@ def _clean_environ(home: Path) -> dict[str, str]:
     return env
 
 
-def recording_environ(cassette: Path, url: str, home: Path) -> dict[str, str]:
-    """Environment that records ``cassette`` (mode ``all``) against the server at ``url``."""
+def canary_keys() -> dict[str, str]:
+    """Random keys no cassette or output may contain (fresh for every recording)."""
+    return {
+        "UNSANDBOX_PUBLIC_KEY": f"unsb-pk-canary-{secrets.token_hex(12)}",
+        "UNSANDBOX_SECRET_KEY": f"unsb-sk-canary-{secrets.token_hex(12)}",
+    }
+
+
+def recording_environ(
+    cassette: Path, home: Path, canaries: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Environment that records ``cassette`` (mode ``all``) through the local backend,
+    with ``canaries`` (default: fresh :func:`canary_keys`) as the unsandbox keys."""
     env = _clean_environ(home)
+    env.update(canary_keys() if canaries is None else canaries)
     env.update(
-        UNSANDBOX_API_URL=url,
-        UNSANDBOX_PUBLIC_KEY=TEST_PUBLIC_KEY,
-        UNSANDBOX_SECRET_KEY=TEST_SECRET_KEY,
+        UNSANDBOX_API_URL=DEAD_URL,
         UN_ASYNC_BACKEND="replay",
         UN_ASYNC_CASSETTE=str(cassette),
         UN_ASYNC_RECORD_MODE="all",
+        UN_ASYNC_REPLAY_RECORD_BACKEND=RECORD_BACKEND,
     )
     return env
 
@@ -134,38 +152,32 @@ async def run_example(script: Path, env: Mapping[str, str], cwd: Path) -> Exampl
     return ExampleRun(process.returncode, out.decode(), err.decode())
 
 
-def _fib(n: int) -> int:
-    a, b = 0, 1
-    for _ in range(n):
-        a, b = b, a + b
-    return a
+async def local_languages(environ: Mapping[str, str] | None = None) -> frozenset[str]:
+    """The languages the local backend can run here (with ``environ``'s ``PATH``)."""
+    from un_async import AsyncClient
+
+    env = dict(os.environ if environ is None else environ)
+    async with AsyncClient(backend=RECORD_BACKEND, languages_cache_path=False, environ=env) as c:
+        return frozenset(await c.get_languages())
 
 
-def script_fake(name: str, fake: FakeUnsandbox, examples: Path) -> None:
-    """Script ``fake`` so ``name``'s outputs are meaningful (the fake runs no code)."""
-    if name != "fibonacci_async":
-        return
-    spec = importlib.util.spec_from_file_location("_fibonacci_example", examples / f"{name}.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    for n in range(11):
-        fake.script("python", module.fib_program(n), stdout=f"{_fib(n)}\n")
+def missing_languages(name: str, available: frozenset[str]) -> list[str]:
+    """The languages example ``name`` runs that are not in ``available``."""
+    return [language for language in EXAMPLE_LANGUAGES[name] if language not in available]
 
 
 async def record_example(name: str, examples: Path, out: Path) -> str:
-    """Record ``name`` into ``out/<name>.json`` and ``out/<name>.out``; return the output."""
+    """Record ``name`` into ``out/<name>.json`` and ``out/<name>.out`` from real local
+    runs; return the output."""
     cassette = out / f"{name}.json"
+    canaries = canary_keys()
     with tempfile.TemporaryDirectory(prefix="un-async-record-") as tmp:
         home = Path(tmp)
-        settings = FAKE_SETTINGS.get(name, {})
-        async with FakeUnsandbox(seed=0, record_requests=False, **settings) as fake:
-            script_fake(name, fake, examples)
-            run = await run_example(
-                examples / f"{name}.py", recording_environ(cassette, fake.url, home), home
-            )
+        env = recording_environ(cassette, home, canaries)
+        run = await run_example(examples / f"{name}.py", env, home)
     output = run.check(f"recording {name}")
+    if any(key in output for key in canaries.values()):
+        raise RuntimeError(f"recording {name}: the output contains a canary key")
     (out / f"{name}.out").write_text(output, encoding="utf-8")
     return output
 
@@ -180,6 +192,14 @@ async def replay_example(name: str, examples: Path, cassettes: Path) -> str:
 
 
 async def _main(names: Sequence[str], examples: Path, out: Path) -> int:
+    available = await local_languages()
+    lacking = {name: missing_languages(name, available) for name in names}
+    lacking = {name: missing for name, missing in lacking.items() if missing}
+    if lacking:
+        for name, missing in lacking.items():
+            print(f"{name}: the local backend cannot run {', '.join(missing)} here")
+        print("install the toolchains (on PATH) or name the examples to record")
+        return 1
     failures = 0
     for name in names:
         recorded = await record_example(name, examples, out)

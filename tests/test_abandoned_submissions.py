@@ -16,7 +16,7 @@ from support import KEYS, until
 from un_async import AsyncClient, ClientConfig, JobTimeoutError
 from un_async.testing import FakeUnsandbox, Fault
 
-SLOW_SUBMIT = 0.6  # the server processes POST /execute only after this many seconds
+SLOW_SUBMIT = 0.3  # the server processes POST /execute only after this many seconds
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ async def test_deadline_during_submission_cancels_the_job_it_created(
 ) -> None:
     client = AsyncClient(base_url=slow_fake.url, **KEYS)
     with pytest.raises(JobTimeoutError, match="no reply to the submission") as caught:
-        await client.execute_code("python", "print('slow')", timeout=0.2)
+        await client.execute_code("python", "print('slow')", timeout=0.1)
     assert caught.value.job_id is None
     await client.aclose()  # waits (bounded) for the abandoned submission to settle
     [job_id] = slow_fake.jobs
@@ -56,7 +56,7 @@ async def test_cancelling_the_caller_during_submission_cancels_the_job(
 async def test_without_cancel_on_abandon_the_job_keeps_running(slow_fake: FakeUnsandbox) -> None:
     client = AsyncClient(base_url=slow_fake.url, cancel_on_abandon=False, **KEYS)
     with pytest.raises(JobTimeoutError):
-        await client.execute_code("python", "print('slow')", timeout=0.2)
+        await client.execute_code("python", "print('slow')", timeout=0.1)
     await client.aclose()
     [job_id] = slow_fake.jobs
     assert slow_fake.job_status(job_id) in {"pending", "running"}
@@ -66,7 +66,7 @@ async def test_without_cancel_on_abandon_the_job_keeps_running(slow_fake: FakeUn
 async def test_close_does_not_wait_forever_for_an_abandoned_submission() -> None:
     async with FakeUnsandbox(mode="sync") as fake:
         fake.inject(Fault.delay(60.0, method="POST", path="/execute"))
-        config = ClientConfig(base_url=fake.url, abandon_cancel_timeout=0.5)
+        config = ClientConfig(base_url=fake.url, abandon_cancel_timeout=0.2)
         client = AsyncClient(config=config, **KEYS)
         with pytest.raises(JobTimeoutError):
             await client.execute_code("python", "print(1)", timeout=0.1)

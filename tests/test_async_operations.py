@@ -159,7 +159,7 @@ async def test_concurrent_executions(fake_env: FakeUnsandbox) -> None:
 
 
 async def test_execute_async_then_wait(fake_env: FakeUnsandbox) -> None:
-    fake_env.default_duration = 0.4
+    fake_env.default_duration = 0.1  # still running at submission, done by the first poll
     job_id = await execute_async("javascript", 'console.log("Job started")')
     assert isinstance(job_id, str)
     assert job_id in fake_env.jobs

@@ -14,8 +14,7 @@ from typing import Any
 
 import pytest
 
-from support import KEYS, MakeClient, until
-from support import request_paths as paths
+from support import KEYS, MakeClient, request_paths, until
 from support.subprocesses import run_python_cleanly
 from un_async import (
     AsyncClient,
@@ -68,7 +67,7 @@ async def test_base_url_from_environment_is_used(
     monkeypatch.setenv("UNSANDBOX_API_URL", fake.url)
     async with AsyncClient(**KEYS) as client:
         await client.list_jobs()
-    assert paths(fake) == [("GET", "/jobs")]
+    assert request_paths(fake) == [("GET", "/jobs")]
 
 
 def test_repr_shows_no_keys() -> None:
@@ -93,7 +92,7 @@ async def test_session_is_created_in_the_running_loop(fake: FakeUnsandbox) -> No
 
     assert await asyncio.to_thread(elsewhere) == [0, 0]
     assert built_in_this_loop.closed
-    assert paths(fake) == [("GET", "/jobs"), ("GET", "/jobs")]
+    assert request_paths(fake) == [("GET", "/jobs"), ("GET", "/jobs")]
 
 
 # -- execution options --------------------------------------------------------------------
@@ -173,7 +172,7 @@ async def test_synchronous_answer_needs_no_polling(fake: FakeUnsandbox) -> None:
     async with AsyncClient(base_url=fake.url, **KEYS) as client:
         result = await client.execute_code("python", "print('now')")
     assert result.stdout == "now\n"
-    assert paths(fake) == [("POST", "/execute")]
+    assert request_paths(fake) == [("POST", "/execute")]
 
 
 async def test_pending_job_is_polled_to_completion(
@@ -183,8 +182,8 @@ async def test_pending_job_is_polled_to_completion(
     result = await job_client.execute_code("python", "print('later')")
     assert result.stdout == "later\n"
     assert result.status is JobStatus.COMPLETED
-    assert paths(job_fake)[0] == ("POST", "/execute")
-    assert all(p == ("GET", f"/jobs/{result.job_id}") for p in paths(job_fake)[1:])
+    assert request_paths(job_fake)[0] == ("POST", "/execute")
+    assert all(p == ("GET", f"/jobs/{result.job_id}") for p in request_paths(job_fake)[1:])
     assert len(job_fake.requests) >= 2
 
 
@@ -210,7 +209,7 @@ async def test_execute_async_returns_the_job_id_at_once(
     job_id = await job_client.execute_async("python", "print(1)")
     assert isinstance(job_id, str)
     assert job_fake.job_status(job_id) == "running"
-    assert paths(job_fake) == [("POST", "/execute/async")]
+    assert request_paths(job_fake) == [("POST", "/execute/async")]
 
 
 async def test_execute_async_falls_back_to_execute_when_async_endpoint_is_missing(
@@ -220,7 +219,7 @@ async def test_execute_async_falls_back_to_execute_when_async_endpoint_is_missin
     first = await client.execute_async("python", "print(1)")
     second = await client.execute_async("python", "print(2)")
     assert {first, second} <= set(fake.jobs)
-    assert paths(fake) == [
+    assert request_paths(fake) == [
         ("POST", "/execute/async"),
         ("POST", "/execute"),
         ("POST", "/execute"),
@@ -330,7 +329,7 @@ async def test_execute_timeout_cancels_the_server_job(
     assert isinstance(exc.last_state, ExecutionResult)
     assert exc.last_state.job_id == exc.job_id
     assert exc.last_state.status in (JobStatus.PENDING, JobStatus.RUNNING)
-    assert paths(job_fake)[-1] == ("DELETE", f"/jobs/{exc.job_id}")
+    assert request_paths(job_fake)[-1] == ("DELETE", f"/jobs/{exc.job_id}")
     assert job_fake.job_status(exc.job_id) == "cancelled"
 
 
@@ -408,7 +407,7 @@ async def test_cancelling_the_caller_cancels_the_server_job(
     with pytest.raises(asyncio.CancelledError):
         await task
     await job_client.aclose()  # waits for the background DELETE
-    assert ("DELETE", f"/jobs/{job_id}") in paths(job_fake)
+    assert ("DELETE", f"/jobs/{job_id}") in request_paths(job_fake)
     assert job_fake.job_status(job_id) == "cancelled"
 
 

@@ -298,7 +298,7 @@ async def test_nothing_found_lists_every_source(providers, dirs) -> None:
     with pytest.raises(CredentialsError) as info:
         await resolve(providers, context(dirs))
     message = str(info.value)
-    assert message.startswith("No unsandbox credentials found. Tried: ")
+    assert message.startswith("No credentials found. Tried: ")
     assert "explicit keys: not given" in message
     assert "account_index: not given" in message
     assert "UNSANDBOX_PUBLIC_KEY and UNSANDBOX_SECRET_KEY not set" in message

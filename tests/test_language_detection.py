@@ -72,7 +72,7 @@ def test_extension_case_insensitive(filename: str, language: str) -> None:
         ("dir.py/", None),
         ("C:\\work\\prog.hs", "haskell"),
         (".bashrc", None),
-        (".py", None),
+        (".py", "python"),  # the reference SDK's answer (issue 9)
         ("file.", None),
         ("notes.txt", None),
         ("header.h", None),

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from support import KEYS
 from un_async import AsyncClient, ClientConfig, ExecutionResult, JobStatus
 from un_async.core.shared_polling import (
     CONFIRM_FACTOR,
@@ -23,10 +24,9 @@ from un_async.core.shared_polling import (
     MAX_LISTINGS,
     SharedPollingWaiter,
 )
-from un_async.testing import TEST_PUBLIC_KEY, TEST_SECRET_KEY, FakeUnsandbox
+from un_async.testing import FakeUnsandbox
 from un_async.testing.listing import ListingPathology, listing_entries
 
-KEYS = {"public_key": TEST_PUBLIC_KEY, "secret_key": TEST_SECRET_KEY}
 FAST = (0.02, 0.03, 0.05)
 JITTER = 0.1
 CONFIRM = CONFIRM_FACTOR * max(FAST)

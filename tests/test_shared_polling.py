@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from support import KEYS, until
 from un_async import (
     AsyncClient,
     ClientClosedError,
@@ -28,21 +29,12 @@ from un_async.core.credentials import Credentials
 from un_async.core.errors import ServerError
 from un_async.core.shared_polling import MAX_LISTINGS, SharedPollingWaiter, job_lister
 from un_async.core.waiting import PerJobWaiter, WaitPolicy
-from un_async.testing import TEST_PUBLIC_KEY, TEST_SECRET_KEY, FakeUnsandbox, Fault
+from un_async.testing import TEST_PUBLIC_KEY, FakeUnsandbox, Fault
 
-KEYS = {"public_key": TEST_PUBLIC_KEY, "secret_key": TEST_SECRET_KEY}
 FAST = (0.02, 0.03, 0.05)
 JOBS = 3
 QUICK = 5.0
 """Seconds within which failure scenarios must end: half the default 404 grace (10 s)."""
-
-
-async def until(condition: Callable[[], object], timeout: float = 5.0) -> None:
-    """Yield to the loop until ``condition()`` holds (state of the fake or the waiter,
-    which offer no event to wait on)."""
-    async with asyncio.timeout(timeout):
-        while not condition():  # noqa: ASYNC110
-            await asyncio.sleep(0.002)
 
 
 def polls(fake: FakeUnsandbox) -> int:
@@ -67,12 +59,6 @@ def waiter_tasks() -> list[asyncio.Task[Any]]:
         for task in asyncio.all_tasks()
         if getattr(task.get_coro(), "__qualname__", "").startswith("SharedPollingWaiter")
     ]
-
-
-@pytest.fixture
-async def job_fake() -> AsyncIterator[FakeUnsandbox]:
-    async with FakeUnsandbox(mode="job") as server:
-        yield server
 
 
 def make_client(fake: FakeUnsandbox, *, shared: bool, **keys: str) -> AsyncClient:

@@ -16,9 +16,9 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from typing import Unpack
 
 from un_async.core.client import UNSET, AsyncClient
+from un_async.core.execution_options import ExecutionOptions
 from un_async.core.fanout import DEFAULT_CONCURRENCY, ExecutionStream, ProgressCallback, RequestLike
 from un_async.core.models import ExecutionResult, JobInfo, Record, Snapshot
-from un_async.core.options import ExecutionOptions
 from un_async.core.plugins import default_host
 
 __all__ = [
@@ -195,9 +195,10 @@ async def get_languages(
     )
 
 
-def detect_language(filename: str, source: str | None = None) -> str | None:
-    """The language for ``filename`` by extension (then ``source``'s shebang), or None."""
-    return default_host().detect_language(filename, source)
+def detect_language(filename: str | None, source: str | None = None) -> str | None:
+    """The language for ``filename`` by extension (then ``source``'s shebang), or None
+    (also for a ``None`` or empty name, as in the reference SDK)."""
+    return default_host().detect_language(filename or "", source)
 
 
 async def session_snapshot(

@@ -14,27 +14,62 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import functools
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from un_async import api
+from un_async import api, reference_api
 from un_async.core.client import AsyncClient
 
 __all__ = [
     "SyncClient",
+    "boost_session",
     "cancel_job",
+    "cli_main",
+    "clone_snapshot",
     "close",
+    "create_service",
+    "create_session",
+    "delete_service",
+    "delete_service_env",
+    "delete_session",
     "delete_snapshot",
     "detect_language",
     "execute_async",
     "execute_code",
+    "execute_in_service",
+    "export_service_env",
+    "freeze_service",
+    "freeze_session",
     "get_job",
     "get_languages",
+    "get_service",
+    "get_service_env",
+    "get_service_logs",
+    "get_session",
+    "image",
     "list_jobs",
+    "list_services",
+    "list_sessions",
     "list_snapshots",
+    "lock_service",
+    "lock_snapshot",
+    "redeploy_service",
     "restore_snapshot",
+    "service_snapshot",
     "session_snapshot",
+    "set_service_env",
+    "set_show_freeze_page",
+    "set_unfreeze_on_demand",
+    "shell_session",
+    "unboost_session",
+    "unfreeze_service",
+    "unfreeze_session",
+    "unlock_service",
+    "unlock_snapshot",
+    "update_service",
+    "validate_keys",
     "wait_for_job",
 ]
 
@@ -168,9 +203,8 @@ def _function(function: Callable[P, Awaitable[T]]) -> Callable[P, T]:
 
         return _shared().run(invoke())
 
-    call.__name__ = function.__name__
-    call.__doc__ = function.__doc__
-    return call
+    # Name, docstring and (through __wrapped__) the signature of the async function.
+    return functools.update_wrapper(call, function, assigned=("__name__", "__doc__"))
 
 
 execute_code = _function(api.execute_code)
@@ -185,3 +219,39 @@ list_snapshots = _function(api.list_snapshots)
 restore_snapshot = _function(api.restore_snapshot)
 delete_snapshot = _function(api.delete_snapshot)
 detect_language = api.detect_language
+
+# The reference SDK's other functions (un_async.reference_api), blocking.
+boost_session = _function(reference_api.boost_session)
+clone_snapshot = _function(reference_api.clone_snapshot)
+create_service = _function(reference_api.create_service)
+create_session = _function(reference_api.create_session)
+delete_service = _function(reference_api.delete_service)
+delete_service_env = _function(reference_api.delete_service_env)
+delete_session = _function(reference_api.delete_session)
+execute_in_service = _function(reference_api.execute_in_service)
+export_service_env = _function(reference_api.export_service_env)
+freeze_service = _function(reference_api.freeze_service)
+freeze_session = _function(reference_api.freeze_session)
+get_service = _function(reference_api.get_service)
+get_service_env = _function(reference_api.get_service_env)
+get_service_logs = _function(reference_api.get_service_logs)
+get_session = _function(reference_api.get_session)
+image = _function(reference_api.image)
+list_services = _function(reference_api.list_services)
+list_sessions = _function(reference_api.list_sessions)
+lock_service = _function(reference_api.lock_service)
+lock_snapshot = _function(reference_api.lock_snapshot)
+redeploy_service = _function(reference_api.redeploy_service)
+service_snapshot = _function(reference_api.service_snapshot)
+set_service_env = _function(reference_api.set_service_env)
+set_show_freeze_page = _function(reference_api.set_show_freeze_page)
+set_unfreeze_on_demand = _function(reference_api.set_unfreeze_on_demand)
+shell_session = _function(reference_api.shell_session)
+unboost_session = _function(reference_api.unboost_session)
+unfreeze_service = _function(reference_api.unfreeze_service)
+unfreeze_session = _function(reference_api.unfreeze_session)
+unlock_service = _function(reference_api.unlock_service)
+unlock_snapshot = _function(reference_api.unlock_snapshot)
+update_service = _function(reference_api.update_service)
+validate_keys = _function(reference_api.validate_keys)
+cli_main = reference_api.cli_main

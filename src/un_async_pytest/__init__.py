@@ -234,14 +234,15 @@ class CassetteBinding:
                 read_timeout=config.request_timeout,
                 ssl_context=config.options.get("ssl_context"),
             )
+        host = options.get("plugins") or default_host()
         transport = CassetteTransport(
             session,
             inner=inner,
             credentials=Credentials(public_key, secret_key, "explicit"),
+            host=host,
             latency=self.latency,
             save_on_close=False,
         )
-        host = options.get("plugins") or default_host()
         backend = UnsandboxBackend(config, host, transport=transport)
         if "config" not in options:  # one poll per job: listings depend on timing
             options.setdefault("shared_polling", False)

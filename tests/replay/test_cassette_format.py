@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from support.replay import replayer
 from un_async.backends.replay import (
     FORMAT,
     VERSION,
@@ -18,7 +19,8 @@ from un_async.backends.replay import (
     load_cassette,
     save_cassette,
 )
-from un_async.backends.replay.matching import decode_body, encode_body
+from un_async.backends.replay.matching import decode_body, encode_body, submit_request
+from un_async.core.models import ExecutionRequest
 
 
 def http_interaction(body: bytes, content_type: str) -> Interaction:
@@ -156,3 +158,25 @@ def test_a_new_cassette_is_0644_and_a_replaced_one_keeps_its_mode(tmp_path: Path
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert len(load_cassette(path).interactions) == 1
     assert [p.name for p in path.parent.iterdir()] == ["c.json"]
+
+
+async def test_a_version_1_cassette_still_replays(tmp_path: Path) -> None:
+    request = submit_request(ExecutionRequest(language="python", code="print(1)"), wait=True)
+    stored = {"job_id": "j-1", "status": "completed", "stdout": "1\n", "exit_code": 0}
+    document = {
+        "format": FORMAT,
+        "version": 1,
+        "level": "execution",
+        "interactions": [
+            {"request": request, "response": {"value": stored}, "timing": {"elapsed": 0.1}}
+        ],
+    }
+    path = tmp_path / "v1.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    assert load_cassette(path).backend is None
+
+    async with replayer(path) as client:
+        result = await client.execute_code("python", "print(1)")
+    assert (result.stdout, result.exit_code, result.job_id) == ("1\n", 0, "j-1")
+    assert (result.reason, result.truncated, result.isolation) == (None, False, None)
+    assert client.executor.native_wait is False

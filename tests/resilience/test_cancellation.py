@@ -30,7 +30,7 @@ async def test_deadline_cancels_the_job_and_raises(
     loop = asyncio.get_running_loop()
     started = loop.time()
     with pytest.raises(JobTimeoutError) as caught:
-        await make_client(long_jobs).execute_code("python", "print(1)", timeout=0.5)
+        await make_client(long_jobs).execute_code("python", "print(1)", timeout=0.2)
     assert loop.time() - started < 5
     [job_id] = long_jobs.jobs
     assert caught.value.job_id == job_id
@@ -42,7 +42,7 @@ async def test_client_default_deadline_applies(
     long_jobs: FakeUnsandbox, make_client: MakeClient
 ) -> None:
     with pytest.raises(JobTimeoutError):
-        await make_client(long_jobs, wait_timeout=0.5).execute_code("python", "print(1)")
+        await make_client(long_jobs, wait_timeout=0.2).execute_code("python", "print(1)")
     assert deletes(long_jobs) == 1
 
 
@@ -51,7 +51,7 @@ async def test_per_call_opt_out_leaves_the_job_running(
 ) -> None:
     with pytest.raises(JobTimeoutError):
         await make_client(long_jobs).execute_code(
-            "python", "print(1)", timeout=0.5, cancel_on_timeout=False
+            "python", "print(1)", timeout=0.2, cancel_on_timeout=False
         )
     assert deletes(long_jobs) == 0
     [job_id] = long_jobs.jobs
@@ -61,7 +61,7 @@ async def test_per_call_opt_out_leaves_the_job_running(
 async def test_client_wide_opt_out(long_jobs: FakeUnsandbox, make_client: MakeClient) -> None:
     client = make_client(long_jobs, cancel_on_abandon=False)
     with pytest.raises(JobTimeoutError):
-        await client.execute_code("python", "print(1)", timeout=0.5)
+        await client.execute_code("python", "print(1)", timeout=0.2)
     assert deletes(long_jobs) == 0
 
 
@@ -148,7 +148,7 @@ async def test_a_failing_cancel_does_not_hide_the_timeout(
     long_jobs.inject(Fault.status(500, method="DELETE", times=None))
     caplog.set_level(logging.WARNING, logger="un_async")
     with pytest.raises(JobTimeoutError):
-        await make_client(long_jobs).execute_code("python", "print(1)", timeout=0.5)
+        await make_client(long_jobs).execute_code("python", "print(1)", timeout=0.2)
     assert deletes(long_jobs) >= 1
     assert any("could not cancel" in r.getMessage() for r in caplog.records)
 
@@ -158,7 +158,7 @@ async def test_cancellation_during_the_abandon_cancel_is_not_swallowed(
 ) -> None:
     long_jobs.inject(Fault.delay(30, method="DELETE"))
     client = make_client(long_jobs)
-    task = asyncio.create_task(client.execute_code("python", "print(1)", timeout=0.5))
+    task = asyncio.create_task(client.execute_code("python", "print(1)", timeout=0.2))
     await until(lambda: deletes(long_jobs) == 1)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -214,7 +214,7 @@ async def test_a_hanging_cancel_does_not_hold_the_timeout_past_a_short_grace(
     loop = asyncio.get_running_loop()
     started = loop.time()
     with pytest.raises(JobTimeoutError):
-        await client.execute_code("python", "print(1)", timeout=0.5)
+        await client.execute_code("python", "print(1)", timeout=0.2)
     assert loop.time() - started < 3  # not the DELETE's 60 s, nor the 10 s cancel budget
     assert deletes(long_jobs) == 1  # still in flight, in the background
     await long_jobs.stop()  # drops the held DELETE, so closing the client is quick

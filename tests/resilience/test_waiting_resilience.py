@@ -280,7 +280,7 @@ async def test_wait_deadline_per_call_and_client_default(
 ) -> None:
     job_fake.default_duration = 30
     loop = asyncio.get_running_loop()
-    client = make_client(job_fake, wait_timeout=0.5)
+    client = make_client(job_fake, wait_timeout=0.2)
     started = loop.time()
     with pytest.raises(JobTimeoutError) as caught:
         await client.execute_code("python", "print(1)")

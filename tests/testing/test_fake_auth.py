@@ -19,12 +19,7 @@ import aiohttp
 import pytest
 
 from support.signed_http import PRINT_HI, send, sign
-from un_async.testing import (
-    TEST_PUBLIC_KEY,
-    TEST_SECRET_KEY,
-    FakeUnsandbox,
-    Fault,
-)
+from un_async.testing import TEST_PUBLIC_KEY, TEST_SECRET_KEY, FakeUnsandbox, Fault
 
 pytestmark = pytest.mark.usefixtures("no_server_errors")
 

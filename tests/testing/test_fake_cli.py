@@ -19,10 +19,7 @@ import trustme
 
 from support.signed_http import PRINT_HI, sign
 from support.tls import client_context
-from un_async.testing import (
-    TEST_PUBLIC_KEY,
-    TEST_SECRET_KEY,
-)
+from un_async.testing import TEST_PUBLIC_KEY, TEST_SECRET_KEY
 
 pytestmark = pytest.mark.usefixtures("no_server_errors")
 

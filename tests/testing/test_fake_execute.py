@@ -15,10 +15,7 @@ import aiohttp
 import pytest
 
 from support.signed_http import PRINT_HI, send
-from un_async.testing import (
-    DurationModel,
-    FakeUnsandbox,
-)
+from un_async.testing import DurationModel, FakeUnsandbox
 
 pytestmark = pytest.mark.usefixtures("no_server_errors")
 
@@ -141,12 +138,7 @@ async def test_scripted_output_and_artifacts(
     fake: FakeUnsandbox, http: aiohttp.ClientSession
 ) -> None:
     fake.script(
-        "python",
-        "x",
-        stdout="out",
-        stderr="warn",
-        exit_code=3,
-        artifacts={"out.txt": b"\x00\x01"},
+        "python", "x", stdout="out", stderr="warn", exit_code=3, artifacts={"out.txt": b"\x00\x01"}
     )
     payload = {"language": "python", "code": "x", "return_artifact": True}
     result = (await send(http, fake, "POST", "/execute", payload)).json()

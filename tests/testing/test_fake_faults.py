@@ -21,12 +21,7 @@ import pytest
 
 from support.handler_watch import watch_handlers
 from support.signed_http import PRINT_HI, send
-from un_async.testing import (
-    FakeUnsandbox,
-    Fault,
-    LatencyModel,
-    error_mix,
-)
+from un_async.testing import FakeUnsandbox, Fault, LatencyModel, error_mix
 
 pytestmark = pytest.mark.usefixtures("no_server_errors")
 

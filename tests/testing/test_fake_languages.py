@@ -10,11 +10,7 @@ import aiohttp
 import pytest
 
 from support.signed_http import send
-from un_async.testing import (
-    SPEC_LANGUAGES,
-    FakeUnsandbox,
-    emulate,
-)
+from un_async.testing import SPEC_LANGUAGES, FakeUnsandbox, emulate
 
 pytestmark = pytest.mark.usefixtures("no_server_errors")
 

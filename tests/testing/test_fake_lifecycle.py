@@ -19,10 +19,7 @@ import trustme
 from support import until
 from support.signed_http import PRINT_HI, send
 from support.tls import client_context
-from un_async.testing import (
-    FakeUnsandbox,
-    Fault,
-)
+from un_async.testing import FakeUnsandbox, Fault
 
 pytestmark = pytest.mark.usefixtures("no_server_errors")
 

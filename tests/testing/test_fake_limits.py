@@ -12,9 +12,7 @@ import aiohttp
 import pytest
 
 from support.signed_http import PRINT_HI, send
-from un_async.testing import (
-    FakeUnsandbox,
-)
+from un_async.testing import FakeUnsandbox
 
 pytestmark = pytest.mark.usefixtures("no_server_errors")
 

@@ -12,12 +12,7 @@ import aiohttp
 import pytest
 
 from support.signed_http import send
-from un_async.testing import (
-    TEST_PUBLIC_KEY,
-    TEST_SECRET_KEY,
-    FakeAccount,
-    FakeUnsandbox,
-)
+from un_async.testing import TEST_PUBLIC_KEY, TEST_SECRET_KEY, FakeAccount, FakeUnsandbox
 
 pytestmark = pytest.mark.usefixtures("no_server_errors")
 

@@ -12,11 +12,7 @@ import aiohttp
 import pytest
 
 from support.signed_http import send
-from un_async.testing import (
-    DurationModel,
-    FakeUnsandbox,
-    LatencyModel,
-)
+from un_async.testing import DurationModel, FakeUnsandbox, LatencyModel
 from un_async.testing.faults import parse_latency
 
 pytestmark = pytest.mark.usefixtures("no_server_errors")

@@ -12,6 +12,7 @@ Use it as an async context manager, or call :meth:`AsyncClient.aclose`::
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -29,11 +30,12 @@ from un_async.core.errors import (
     ValidationError,
 )
 from un_async.core.events import EventKind, ExecutionEvent
+from un_async.core.execution_options import ExecutionOptions, InputFiles
 from un_async.core.executor import BackendContext, BaseExecutor, SudoCallback, as_executor
 from un_async.core.fanout import DEFAULT_CONCURRENCY, ExecutionStream, ProgressCallback, RequestLike
 from un_async.core.governor import ConcurrencyGovernor
 from un_async.core.ids import path_segment
-from un_async.core.lifecycle import JobLifecycle
+from un_async.core.job_lifecycle import JobLifecycle
 from un_async.core.models import (
     ExecutionRequest,
     ExecutionResult,
@@ -42,13 +44,21 @@ from un_async.core.models import (
     Snapshot,
     check_known_language,
 )
-from un_async.core.options import ExecutionOptions, InputFiles
 from un_async.core.plugins import PluginHost, default_host
 from un_async.core.resolve import resolve_credentials
 from un_async.core.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from un_async.core.waiting import JobWaiter
+    from un_async.resources import (
+        GeneratedImages,
+        Health,
+        Images,
+        Keys,
+        Services,
+        Sessions,
+        Snapshots,
+    )
 
 __all__ = ["UNSET", "AsyncClient", "InputFiles"]  # InputFiles: re-exported
 
@@ -573,6 +583,58 @@ class AsyncClient:
             credentials, snapshot_id, sudo=_sudo_callback(otp)
         )
 
+    # -- resources (un_async.resources; imported on first use) ---------------------------
+
+    @functools.cached_property
+    def sessions(self) -> Sessions:
+        """Interactive sessions: list, create, shell, freeze, boost, snapshot, delete."""
+        from un_async.resources import Sessions
+
+        return Sessions(self)
+
+    @functools.cached_property
+    def services(self) -> Services:
+        """Persistent services: deploy, resize, domains, logs, env vault, execute, ..."""
+        from un_async.resources import Services
+
+        return Services(self)
+
+    @functools.cached_property
+    def snapshots(self) -> Snapshots:
+        """Snapshots: create, get, restore, lock, clone, delete."""
+        from un_async.resources import Snapshots
+
+        return Snapshots(self)
+
+    @functools.cached_property
+    def images(self) -> Images:
+        """Portable images: publish, share, transfer, spawn, clone."""
+        from un_async.resources import Images
+
+        return Images(self)
+
+    @functools.cached_property
+    def keys(self) -> Keys:
+        """The key pair's validation (``client.keys.validate()``)."""
+        from un_async.resources import Keys
+
+        return Keys(self)
+
+    async def health(
+        self, *, public_key: str | None = None, secret_key: str | None = None
+    ) -> Health:
+        """``GET /health``: the service's status (needs no credentials)."""
+        from un_async.resources.extras import Extras
+
+        return await Extras(self).health(public_key=public_key, secret_key=secret_key)
+
+    async def generate_image(self, prompt: str, **options: Any) -> GeneratedImages:
+        """``POST /image``: AI images for ``prompt`` (``model``, ``size``, ``quality``,
+        ``n``, ``public_key``, ``secret_key``; see :meth:`Extras.generate_image`)."""
+        from un_async.resources.extras import Extras
+
+        return await Extras(self).generate_image(prompt, **options)
+
 
 def _sudo_callback(otp: str | Callable[[str], Awaitable[str]] | None) -> SudoCallback | None:
     if otp is None:
@@ -585,4 +647,3 @@ def _sudo_callback(otp: str | Callable[[str], Awaitable[str]] | None) -> SudoCal
         return code
 
     return answer
-

@@ -21,6 +21,8 @@ from un_async.core.credentials import CredentialContext, Credentials
 from un_async.core.models import ExecutionRequest, ExecutionResult
 
 if TYPE_CHECKING:
+    import click
+
     from un_async.core.config import ClientConfig
     from un_async.core.events import ExecutionEvent
     from un_async.core.executor import BackendContext, BaseExecutor
@@ -174,6 +176,15 @@ def execution_event(event: ExecutionEvent) -> None:
     """
 
 
+@hookspec
+def register_commands(cli: click.Group) -> None:
+    """Add commands to the ``un-async`` command line: ``cli`` is its root
+    :class:`click.Group`; call ``cli.add_command(command)`` or decorate functions with
+    ``@cli.command()``. Called once per command-line run, only when a command that is not
+    a built-in is asked for or the commands are listed (``--help``); never when the SDK is
+    used as a library. A built-in command keeps its name."""
+
+
 HOOK_NAMES: tuple[str, ...] = (
     "register_credential_providers",
     "get_signer",
@@ -182,4 +193,5 @@ HOOK_NAMES: tuple[str, ...] = (
     "get_result_cache",
     "register_backends",
     "execution_event",
+    "register_commands",
 )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 import threading
 from collections.abc import Iterable
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import pluggy
 
@@ -28,6 +28,9 @@ from un_async.core.hookspecs import (
     ResultCache,
     Signer,
 )
+
+if TYPE_CHECKING:
+    import click
 
 __all__ = ["PluginHost", "default_host", "set_default_host"]
 
@@ -150,6 +153,10 @@ class PluginHost:
                 self._pm.hook.register_backends(register=keep_first)
                 self._backends = found
             return dict(self._backends)
+
+    def register_commands(self, cli: click.Group) -> None:
+        """Let plugins add their commands to the command line's root group ``cli``."""
+        self._pm.hook.register_commands(cli=cli)
 
     def has_event_observers(self) -> bool:
         """True when any plugin observes ``execution_event``."""

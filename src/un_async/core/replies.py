@@ -69,6 +69,7 @@ _TERMINAL = frozenset(
     {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.TIMEOUT, JobStatus.CANCELLED}
 )
 _STATUSES: dict[str, JobStatus] = {status.value: status for status in JobStatus}
+_FINAL: dict[str, bool] = {status.value: status in _TERMINAL for status in JobStatus}
 
 
 def count_repr(unit: str) -> Any:
@@ -412,7 +413,9 @@ class ExecutionResult(_Reply):
     @property
     def is_final(self) -> bool:
         """True when the job reached a terminal status."""
-        return self.status.is_terminal
+        value = self.get("status")
+        final = _FINAL.get(value) if type(value) is str else None
+        return final if final is not None else JobStatus.parse(value).is_terminal
 
     @property
     def success(self) -> bool:

@@ -38,7 +38,7 @@ async def resolve_credentials(
         return credentials
     tried = "; ".join(_describe(provider, context) for provider in providers)
     raise CredentialsError(
-        f"No unsandbox credentials found. Tried: {tried or 'no credential providers'}. "
+        f"No credentials found. Tried: {tried or 'no credential providers'}. "
         + CONFIGURE_HINT
     )
 

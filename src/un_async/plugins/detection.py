@@ -2,9 +2,10 @@
 
 The extension map is the union of the reference clients' maps (spec §7.2) plus ``.scala``,
 ``.ps1`` and ``.awk``, compared case-insensitively on the last suffix of the file's base
-name (``.bashrc`` has no extension). When the extension is unknown, only the first line of
-``source`` is consulted: ``#!/path/to/interp`` or ``#!/usr/bin/env [options] interp``,
-with version digits stripped from the interpreter (``python3.11`` is ``python``).
+name (``.py`` alone counts, as in the reference clients; ``.bashrc`` maps to nothing). When
+the extension is unknown, only the first line of ``source`` is consulted:
+``#!/path/to/interp`` or ``#!/usr/bin/env [options] interp``, with version digits stripped
+from the interpreter (``python3.11`` is ``python``).
 """
 
 from __future__ import annotations
@@ -49,10 +50,11 @@ _ENV_OPTIONS_WITH_ARGUMENT = frozenset({"-u", "--unset", "-C", "--chdir", "-P"})
 
 
 def _extension(filename: str) -> str | None:
-    """The lower-cased last suffix of the base name, or ``None`` (dotfiles have none)."""
+    """The lower-cased last suffix of the base name, or ``None``. A name that is only a
+    suffix (``.py``) has one, as in the reference clients; ``.bashrc``'s is no language."""
     base = re.split(r"[\\/]", filename)[-1]
-    stem, dot, suffix = base.rpartition(".")
-    if not dot or not stem or not suffix:
+    _, dot, suffix = base.rpartition(".")
+    if not dot or not suffix:
         return None
     return suffix.lower()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping
+from typing import Protocol
 
 from un_async.core.credentials import Credentials
 from un_async.core.hookspecs import Signer, hookimpl
@@ -20,7 +21,17 @@ _KEYED_LIMIT = 16
 """Keyed MACs a signer keeps (one per secret key in use); more empties the cache."""
 
 
-def _mac(keyed: hmac.HMAC, timestamp: int | str, method: str, path: str, body: bytes) -> str:
+class _Mac(Protocol):
+    """A keyed MAC: :class:`hmac.HMAC` or the C object behind it."""
+
+    def copy(self) -> _Mac: ...
+
+    def update(self, data: bytes, /) -> None: ...
+
+    def hexdigest(self) -> str: ...
+
+
+def _mac(keyed: _Mac, timestamp: int | str, method: str, path: str, body: bytes) -> str:
     mac = keyed.copy()
     mac.update(f"{timestamp}:{method.upper()}:{path}:".encode())
     if body:
@@ -41,26 +52,30 @@ class HmacSigner:
     """
 
     def __init__(self) -> None:
-        self._keyed: dict[str, hmac.HMAC] = {}
-
-    def _keyed_mac(self, secret_key: str) -> hmac.HMAC:
-        keyed = self._keyed.get(secret_key)
-        if keyed is None:
-            if len(self._keyed) >= _KEYED_LIMIT:
-                self._keyed.clear()
-            keyed = hmac.new(secret_key.encode(), digestmod="sha256")
-            self._keyed[secret_key] = keyed
-        return keyed
+        self._keyed: dict[str, _Mac] = {}
 
     def sign(
         self, credentials: Credentials, *, timestamp: int, method: str, path: str, body: bytes
     ) -> Mapping[str, str]:
+        keyed = self._keyed.get(credentials.secret_key)
+        if keyed is None:
+            keyed = self._key(credentials.secret_key)
         stamp = str(timestamp)
         return {
             "Authorization": f"Bearer {credentials.public_key}",
             "X-Timestamp": stamp,
-            "X-Signature": _mac(self._keyed_mac(credentials.secret_key), stamp, method, path, body),
+            "X-Signature": _mac(keyed, stamp, method, path, body),
         }
+
+    def _key(self, secret_key: str) -> _Mac:
+        if len(self._keyed) >= _KEYED_LIMIT:
+            self._keyed.clear()
+        keyed = hmac.new(secret_key.encode(), digestmod="sha256")
+        # With OpenSSL the MAC wraps a C object with the same copy/update/hexdigest
+        # methods; using it directly saves three Python-level calls per signature.
+        mac: _Mac = getattr(keyed, "_hmac", None) or keyed
+        self._keyed[secret_key] = mac
+        return mac
 
     def __repr__(self) -> str:
         return "HmacSigner()"

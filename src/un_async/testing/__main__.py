@@ -1,8 +1,10 @@
 """Run the fake unsandbox server in its own process.
 
 ``python -m un_async.testing [--port 8765] [--mode job] [--latency spec]`` prints the base
-URL as its first stdout line once listening, then serves until SIGINT/SIGTERM. Requests
-are not recorded (memory stays flat); ``GET /_fake/stats`` reports counters.
+URL as its first stdout line once listening, then ``export`` lines for the URL and the
+key pair it accepts (paste them into another shell to point any client at it), then
+serves until SIGINT/SIGTERM. Requests are not recorded (memory stays flat);
+``GET /_fake/stats`` reports counters.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ipaddress
+import shlex
 import signal
 import ssl
 import sys
@@ -38,7 +41,16 @@ def _account(text: str) -> tuple[str, str]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
-    p = argparse.ArgumentParser(prog="python -m un_async.testing", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="python -m un_async.testing",
+        description=__doc__,
+        epilog=(
+            "Without --account the server accepts the built-in test key pair:\n"
+            f"  export UNSANDBOX_PUBLIC_KEY={TEST_PUBLIC_KEY}\n"
+            f"  export UNSANDBOX_SECRET_KEY={TEST_SECRET_KEY}"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--host", default="127.0.0.1", help="bind address (loopback only)")
     p.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
     p.add_argument("--allow-remote", action="store_true", help="permit a non-loopback --host")
@@ -88,14 +100,18 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _accounts(args: argparse.Namespace) -> dict[str, str]:
+    """The accepted key pairs: ``--account`` ones, else the built-in test account."""
+    return dict(args.account) if args.account else {TEST_PUBLIC_KEY: TEST_SECRET_KEY}
+
+
 def _make_server(args: argparse.Namespace) -> FakeUnsandbox:
     ssl_context = None
     if args.tls_cert:
         ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ssl_context.load_cert_chain(args.tls_cert, args.tls_key)
-    accounts = dict(args.account) if args.account else {TEST_PUBLIC_KEY: TEST_SECRET_KEY}
     fake = FakeUnsandbox(
-        accounts=accounts,
+        accounts=_accounts(args),
         host=args.host,
         port=args.port,
         ssl_context=ssl_context,
@@ -127,13 +143,19 @@ def _make_server(args: argparse.Namespace) -> FakeUnsandbox:
     return fake
 
 
-async def _serve(fake: FakeUnsandbox) -> None:
+async def _serve(fake: FakeUnsandbox, accounts: dict[str, str]) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with fake:
-        sys.stdout.write(fake.url + "\n")
+        public_key, secret_key = next(iter(accounts.items()))
+        sys.stdout.write(
+            f"{fake.url}\n"
+            f"export UNSANDBOX_API_URL={shlex.quote(fake.url)}\n"
+            f"export UNSANDBOX_PUBLIC_KEY={shlex.quote(public_key)}\n"
+            f"export UNSANDBOX_SECRET_KEY={shlex.quote(secret_key)}\n"
+        )
         sys.stdout.flush()
         await stop.wait()
 
@@ -150,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         fake = _make_server(args)
     except ValueError as exc:
         parser.error(str(exc))
-    asyncio.run(_serve(fake))
+    asyncio.run(_serve(fake, _accounts(args)))
     return 0
 
 

@@ -27,7 +27,6 @@ __all__ = ["Capture", "Outcome", "run_program"]
 DRAIN_GRACE = 1.0
 """Seconds allowed for the pipes to close once the program has exited."""
 
-READ_CHUNK = 1 << 16
 Ending = Literal["exit", "deadline", "cancel"]
 
 
@@ -85,11 +84,28 @@ class Outcome:
         return bool(self.stdout.dropped or self.stderr.dropped)
 
 
-async def _drain(stream: asyncio.StreamReader | None, capture: Capture) -> None:
-    if stream is None:
-        return
-    while chunk := await stream.read(READ_CHUNK):
-        capture.feed(chunk)
+class _Protocol(asyncio.SubprocessProtocol):
+    """Feeds the captures and reports the exit as soon as it happens — not, as
+    :meth:`asyncio.subprocess.Process.wait` does, only once every pipe has closed (a
+    descendant holding a pipe would keep that waiting)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, stdout: Capture, stderr: Capture) -> None:
+        self.captures = {1: stdout, 2: stderr}
+        self.exited: asyncio.Future[None] = loop.create_future()
+        self.finished: asyncio.Future[None] = loop.create_future()
+
+    def pipe_data_received(self, fd: int, data: bytes | str) -> None:
+        capture = self.captures.get(fd)
+        if capture is not None and isinstance(data, bytes):
+            capture.feed(data)
+
+    def process_exited(self) -> None:
+        if not self.exited.done():
+            self.exited.set_result(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.finished.done():
+            self.finished.set_result(None)
 
 
 def _kill_group(pid: int) -> None:
@@ -113,9 +129,11 @@ async def run_program(
     is set. Never leaves the process running or unreaped, also when the calling task is
     cancelled."""
     stdout, stderr = Capture(output_limit), Capture(output_limit)
+    loop = asyncio.get_running_loop()
     began = time.monotonic()
     try:
-        process = await asyncio.create_subprocess_exec(
+        transport, protocol = await loop.subprocess_exec(
+            lambda: _Protocol(loop, stdout, stderr),
             *argv,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -133,33 +151,28 @@ async def run_program(
             seconds=0.0,
             spawn_error=f"cannot start {argv[0]}: {exc.strerror or exc}",
         )
-    loop = asyncio.get_running_loop()
-    readers = [
-        loop.create_task(_drain(process.stdout, stdout)),
-        loop.create_task(_drain(process.stderr, stderr)),
-    ]
-    exited = loop.create_task(process.wait())
+    pid = transport.get_pid()
     cancelled = loop.create_task(cancel.wait())
     ended_by: Ending = "exit"
     try:
         timeout = max(0.0, deadline - loop.time())
         done, _ = await asyncio.wait(
-            {exited, cancelled}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            {protocol.exited, cancelled}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
         )
-        if exited not in done:
+        if protocol.exited not in done:
             ended_by = "cancel" if cancel.is_set() else "deadline"
-            _kill_group(process.pid)
-        await asyncio.shield(exited)
+            _kill_group(pid)
+        await asyncio.shield(protocol.exited)
+        seconds = time.monotonic() - began
+        _kill_group(pid)  # leftovers in the group (level ``none``)
     finally:
         cancelled.cancel()
-        if not exited.done():  # the calling task was cancelled: end the program anyway
-            _kill_group(process.pid)
-            await _finish_quietly(process, exited, readers, after_exit)
-    seconds = time.monotonic() - began
-    _kill_group(process.pid)  # leftovers in the group (level ``none``)
-    await _finish_quietly(process, exited, readers, after_exit)
+        if not protocol.exited.done():  # the calling task was cancelled: end it anyway
+            _kill_group(pid)
+        await _finish(transport, protocol, after_exit)
+    returncode = transport.get_returncode()
     return Outcome(
-        returncode=process.returncode,
+        returncode=returncode,
         ended_by=ended_by,
         stdout=stdout,
         stderr=stderr,
@@ -167,25 +180,21 @@ async def run_program(
     )
 
 
-async def _finish_quietly(
-    process: asyncio.subprocess.Process,
-    exited: asyncio.Task[int],
-    readers: list[asyncio.Task[None]],
+async def _finish(
+    transport: asyncio.SubprocessTransport,
+    protocol: _Protocol,
     after_exit: Callable[[], Awaitable[None]] | None,
 ) -> None:
-    """Reap the process, run ``after_exit``, then give the pipes :data:`DRAIN_GRACE`."""
-    with contextlib.suppress(Exception):
-        await asyncio.shield(exited)
-    if after_exit is not None:
+    """Reap the process, run ``after_exit``, give the pipes :data:`DRAIN_GRACE` to reach
+    end-of-file, then close the transport (whatever still holds a pipe is not waited
+    for)."""
+    try:
         with contextlib.suppress(Exception):
-            await after_exit()
-    pending = [reader for reader in readers if not reader.done()]
-    if pending:
-        await asyncio.wait(pending, timeout=DRAIN_GRACE)
-        for reader in pending:
-            reader.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        # An escaped descendant still holds a pipe: stop listening to it.
-        transport = getattr(process, "_transport", None)
-        if isinstance(transport, asyncio.BaseTransport):
-            transport.close()
+            await asyncio.shield(protocol.exited)
+        if after_exit is not None:
+            with contextlib.suppress(Exception):
+                await after_exit()
+        if not protocol.finished.done():
+            await asyncio.wait({protocol.finished}, timeout=DRAIN_GRACE)
+    finally:
+        transport.close()

@@ -3,8 +3,8 @@ cleanup — in that order, with the workspace removed and every process gone wha
 happens (cancellation of the calling task included).
 
 The program's environment is exactly: ``PATH`` (the system directories, after the
-language's own ``bin`` directory when that lies outside them), ``HOME`` (the work
-directory), ``LANG`` and ``LC_ALL`` (``C.UTF-8``), ``TMPDIR`` (``/tmp`` inside the
+language's own ``bin`` directory when that lies outside them), ``HOME`` and ``PWD`` (the
+work directory, which is also the current directory), ``LANG`` and ``LC_ALL`` (``C.UTF-8``), ``TMPDIR`` (``/tmp`` inside the
 ``bubblewrap`` sandbox, the execution's own ``tmp/`` directory below it), the variables
 its language needs (see :mod:`~un_async.backends.local.toolchains`), then the call's
 ``env=``, which wins.
@@ -61,6 +61,7 @@ def program_env(
     variables = {
         "PATH": ":".join((*chain.path_dirs, SYSTEM_PATH)),
         "HOME": layout.work,
+        "PWD": layout.work,
         "LANG": "C.UTF-8",
         "LC_ALL": "C.UTF-8",
         "TMPDIR": "/tmp" if level == "bubblewrap" else layout.tmp,

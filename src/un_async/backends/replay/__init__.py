@@ -2,18 +2,23 @@
 
 Two levels, both by dependency injection:
 
-* execution level — :class:`RecordingExecutor` wraps any backend and records each
-  operation's result or error with its timing; :class:`ReplayExecutor` serves them with no
-  network. Selected by name as backend ``replay`` (``UN_ASYNC_BACKEND=replay``,
-  ``UN_ASYNC_CASSETTE``, ``UN_ASYNC_RECORD_MODE``, ``UN_ASYNC_REPLAY_LATENCY``).
+* execution level — :class:`RecordingExecutor` wraps any backend (``unsandbox``,
+  ``local`` or a third-party one) and records each operation of the backend contract —
+  executions, waits, job calls, snapshots and resource calls (``api_call``) — with its
+  result or error and its timing; :class:`ReplayExecutor` serves them with no network.
+  Selected by name as backend ``replay`` (``UN_ASYNC_BACKEND=replay``,
+  ``UN_ASYNC_CASSETTE``, ``UN_ASYNC_RECORD_MODE``, ``UN_ASYNC_REPLAY_LATENCY``,
+  ``UN_ASYNC_REPLAY_RECORD_BACKEND``).
 * HTTP level — :class:`CassetteTransport` under the unsandbox backend records normalised
-  exchanges and, on replay, re-verifies every request's HMAC signature.
+  exchanges and, on replay, re-verifies every request's signature with the plugin host's
+  signer.
 
 The file format is described in ``docs/cassettes.md``.
 """
 
 from un_async.backends.replay.cassette import (
     FORMAT,
+    READABLE_VERSIONS,
     VERSION,
     Cassette,
     Interaction,
@@ -37,6 +42,7 @@ from un_async.backends.replay.session import CassetteSession
 
 __all__ = [
     "FORMAT",
+    "READABLE_VERSIONS",
     "VERSION",
     "Cassette",
     "CassetteError",

@@ -2,9 +2,14 @@
 
 A cassette is one JSON object::
 
-    {"format": "un-async-cassette", "version": 1, "level": "execution" | "http",
+    {"format": "un-async-cassette", "version": 2, "level": "execution" | "http",
      "recorded_at": "2025-01-01T12:00:00Z", "recorded_with": "un-async 0.1.0 ...",
+     "backend": {"name": "local", "native_wait": true},
      "interactions": [{"request": {...}, "response": {...}, "timing": {...}}, ...]}
+
+``backend`` (execution level, version 2) names the backend the recording went through and
+whether it awaited jobs natively; version 1 files (without it, and without resource calls
+or native waits) are still read.
 
 Files are written with sorted keys and indentation so recordings diff well, through
 :func:`save_cassette`: redaction and the secret scan first, then an atomic replace (a
@@ -31,6 +36,7 @@ from un_async.core.files import existing_mode, write_atomic
 __all__ = [
     "FORMAT",
     "LEVELS",
+    "READABLE_VERSIONS",
     "VERSION",
     "Cassette",
     "Interaction",
@@ -40,7 +46,10 @@ __all__ = [
 ]
 
 FORMAT = "un-async-cassette"
-VERSION = 1
+VERSION = 2
+"""The version written."""
+READABLE_VERSIONS = (1, 2)
+"""The versions read (1: before resource calls, native waits and ``backend``)."""
 Level = Literal["execution", "http"]
 LEVELS: tuple[Level, ...] = ("execution", "http")
 
@@ -50,19 +59,18 @@ class Interaction:
     """One recorded exchange.
 
     ``request`` is the normalised request; ``response`` is ``{"value": ...}`` or
-    ``{"error": {...}}`` for executor operations and ``{"status", "headers", "body"}`` (or
+    ``{"error": {...}}`` for executor operations (``{"unfinished": true}`` for a
+    ``wait_job`` the caller gave up on) and ``{"status", "headers", "body"}`` (or
     ``{"error": ...}``) for HTTP; ``timing["elapsed"]`` is the call's duration in seconds.
     A ``submit`` whose caller waited also has ``timing["until_final"]`` and
-    ``timing["polls"]`` and the recorded polls of its job in ``polls`` (each
-    ``{"response", "timing"}``).
+    ``timing["polls"]`` and the recorded polls (or native waits) of its job in ``polls``
+    (each ``{"response", "timing"}``).
     """
 
     request: dict[str, Any]
     response: dict[str, Any]
     timing: dict[str, Any] = attrs.Factory(dict)
     polls: list[dict[str, Any]] | None = None
-    decoded: Any = attrs.field(default=None, init=False, repr=False)
-    """Replay's memo of the decoded response (not saved)."""
 
     def to_json(self) -> dict[str, Any]:
         """The interaction as stored in a cassette."""
@@ -106,16 +114,26 @@ def recorded_with() -> str:
 
 @attrs.define(kw_only=True, eq=False)
 class Cassette:
-    """A list of interactions at one level (``execution`` or ``http``) plus provenance."""
+    """A list of interactions at one level (``execution`` or ``http``) plus provenance.
+
+    ``backend`` (execution level) is ``{"name": ..., "native_wait": ...}`` of the backend
+    the interactions were recorded through, or ``None`` when unknown.
+    """
 
     level: Level
     interactions: list[Interaction] = attrs.Factory(list)
     recorded_at: str | None = None
     recorded_with: str | None = None
+    backend: dict[str, Any] | None = None
+
+    @property
+    def native_wait(self) -> bool:
+        """True when the recording's backend awaited jobs itself (``wait_job``)."""
+        return bool(self.backend and self.backend.get("native_wait") is True)
 
     def to_json(self) -> dict[str, Any]:
         """The cassette document (before redaction)."""
-        return {
+        document: dict[str, Any] = {
             "format": FORMAT,
             "version": VERSION,
             "level": self.level,
@@ -123,6 +141,9 @@ class Cassette:
             "recorded_with": self.recorded_with or recorded_with(),
             "interactions": [interaction.to_json() for interaction in self.interactions],
         }
+        if self.backend is not None:
+            document["backend"] = dict(self.backend)
+        return document
 
     @classmethod
     def from_json(cls, data: Any, source: str = "cassette") -> Cassette:
@@ -130,10 +151,11 @@ class Cassette:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise CassetteFormatError(f"{source} is not an un-async cassette (no format marker)")
         version = data.get("version")
-        if version != VERSION:
+        if type(version) is not int or version not in READABLE_VERSIONS:
+            readable = " and ".join(map(str, READABLE_VERSIONS))
             raise CassetteFormatError(
                 f"{source} has cassette format version {version!r}; this un-async "
-                f"({__version__}) reads version {VERSION} only — re-record it"
+                f"({__version__}) reads versions {readable} — re-record it"
             )
         level = data.get("level")
         if level not in LEVELS:
@@ -141,6 +163,11 @@ class Cassette:
         items = data.get("interactions")
         if not isinstance(items, list):
             raise CassetteFormatError(f"{source}: 'interactions' is not a list")
+        backend = data.get("backend")
+        if backend is not None and not (
+            isinstance(backend, dict) and isinstance(backend.get("name"), str)
+        ):
+            raise CassetteFormatError(f"{source}: 'backend' is not an object with a name")
         return cls(
             level=cast(Level, level),
             interactions=[
@@ -149,6 +176,7 @@ class Cassette:
             ],
             recorded_at=_optional_str(data.get("recorded_at")),
             recorded_with=_optional_str(data.get("recorded_with")),
+            backend=backend,
         )
 
 

@@ -1,31 +1,37 @@
-"""Execution-level record and replay: executors that wrap or replace a backend.
+"""Execution-level record and replay: executors that wrap or replace any backend.
 
-:class:`RecordingExecutor` forwards every operation to an inner executor and records the
-normalised request with its value or SDK error and how long it took. Polls of a job that
-a waiting ``submit`` created are attached to that submit, with the time from submit to
-the final state and the number of polls.
+:class:`RecordingExecutor` forwards every operation of the backend contract to an inner
+backend — the unsandbox service, the local backend or any third-party one — and records
+the normalised request with its value or SDK error and how long it took. Polls of a job
+that a waiting ``submit`` created, or the native wait (``wait_job``) of a backend that
+awaits jobs itself, are attached to that submit, with the time from submit to the final
+state and their number. Resource calls (``api_call``) are recorded by name, method, path,
+query and body.
 
 :class:`ReplayExecutor` answers from a cassette without any network. A waiting ``submit``
 whose recording reached a final state returns that final state directly (after
 ``until_final`` seconds under ``recorded`` latency), so a replayed ``execute_code`` gives
 the recorded result without polling; if the recording never reached a final state the
 submit reply is returned and the job's recorded polls are served, in order, to
-``poll_job`` (the last non-final state repeats). Other identical requests are served in
-recorded order.
+``poll_job`` (the last non-final state repeats), while ``wait_job`` waits until the
+caller's deadline, as the recorded wait did. A replay waits the way the recording's
+backend did (``native_wait`` is read from the cassette). Other identical requests are
+served in recorded order.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from asyncio import sleep
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, NoReturn, TypeVar, cast
 
 from un_async.backends.replay.cassette import Cassette, Interaction
-from un_async.backends.replay.codec import decode_error, encode_error, value_codec
+from un_async.backends.replay.codec import decode_error, encode_error, plain, value_codec
 from un_async.backends.replay.errors import CassetteFormatError
-from un_async.backends.replay.matching import operation_request, submit_request
+from un_async.backends.replay.matching import api_request, operation_request, submit_request
 from un_async.backends.replay.modes import Latency, RecordMode
 from un_async.backends.replay.recorder import CassetteRecorder
 from un_async.backends.replay.redaction import SecretSet
@@ -52,21 +58,31 @@ def _elapsed(started: float) -> float:
     return round(time.perf_counter() - started, 6)
 
 
+def _timing(started: float) -> dict[str, float]:
+    return {"elapsed": _elapsed(started)}
+
+
+UNFINISHED = {"unfinished": True}
+"""The recorded response of a ``wait_job`` its caller gave up on (deadline, cancel)."""
+
+
 class RecordingExecutor(CassetteRecorder[BaseExecutor], BaseExecutor):
-    """Wraps ``inner`` (any :class:`~un_async.core.executor.BaseExecutor`) and records it.
+    """Wraps ``inner`` (any backend: a :class:`~un_async.core.executor.BaseExecutor` or an
+    object :func:`~un_async.core.executor.as_executor` accepts) and records it.
 
     ``target`` is a :class:`CassetteSession`, a file path (recorded in mode ``all``) or
     ``None`` (kept in memory: see :attr:`cassette`). The recording is saved by
     :meth:`aclose` unless ``save_on_close=False`` (then call :meth:`save` or
     :meth:`discard`). ``secrets`` are redacted in addition to the credentials seen and
-    the ``UNSANDBOX_*`` environment.
+    the ``UNSANDBOX_*`` environment. The recorder waits for jobs as ``inner`` does
+    (``native_wait``) and needs credentials when it does.
     """
 
     name = "recording"
 
     def __init__(
         self,
-        inner: BaseExecutor,
+        inner: object,
         target: CassetteSession | str | os.PathLike[str] | None = None,
         *,
         save_on_close: bool = True,
@@ -88,6 +104,7 @@ class RecordingExecutor(CassetteRecorder[BaseExecutor], BaseExecutor):
         self.requires_credentials = self.inner.requires_credentials  # as the inner needs
         self.native_wait = self.inner.native_wait
         self.cache_languages = self.inner.cache_languages
+        session.recording_through(self.inner.name, native_wait=self.native_wait)
 
     @property
     def cassette(self) -> Cassette:
@@ -95,11 +112,15 @@ class RecordingExecutor(CassetteRecorder[BaseExecutor], BaseExecutor):
         return self.session.cassette
 
     def owns(self, job_id: str) -> bool:
-        """True while this recorder attaches ``job_id``'s polls to a waiting submit."""
+        """True while this recorder attaches ``job_id``'s polls or wait to a submit."""
         return job_id in self._waiting
 
     def __repr__(self) -> str:
         return f"RecordingExecutor({self.inner!r}, {self.session.source!r})"
+
+    def describe(self) -> dict[str, Any]:
+        """The inner backend's facts, plus where they are recorded."""
+        return {**self.inner.describe(), "recording_to": self.session.source}
 
     async def _record(
         self, credentials: Credentials, request: dict[str, Any], call: Awaitable[T]
@@ -109,21 +130,21 @@ class RecordingExecutor(CassetteRecorder[BaseExecutor], BaseExecutor):
         started = time.perf_counter()
         try:
             value = await call
+        except asyncio.CancelledError:
+            if request["operation"] == "wait_job":
+                self.session.add(
+                    Interaction(request=request, response=dict(UNFINISHED), timing=_timing(started))
+                )
+            raise
         except Exception as exc:
             error = encode_error(exc)
             if error is not None:
                 self.session.add(
-                    Interaction(
-                        request=request,
-                        response={"error": error},
-                        timing={"elapsed": _elapsed(started)},
-                    )
+                    Interaction(request=request, response={"error": error}, timing=_timing(started))
                 )
             raise
         interaction = Interaction(
-            request=request,
-            response={"value": encode(value)},
-            timing={"elapsed": _elapsed(started)},
+            request=request, response={"value": encode(value)}, timing=_timing(started)
         )
         self.session.add(interaction)
         return value, interaction
@@ -133,6 +154,31 @@ class RecordingExecutor(CassetteRecorder[BaseExecutor], BaseExecutor):
     ) -> T:
         value, _ = await self._record(credentials, operation_request(operation, **arguments), call)
         return value
+
+    async def _attached(
+        self, job_id: str, waiting: tuple[Interaction, float], call: Awaitable[ExecutionResult]
+    ) -> ExecutionResult:
+        """Run a poll or wait of a waiting submit's job, recorded inside that submit."""
+        interaction, submitted = waiting
+        polls = interaction.polls if interaction.polls is not None else []
+        interaction.polls = polls
+        started = time.perf_counter()
+        try:
+            result = await call
+        except Exception as exc:
+            error = encode_error(exc)
+            if error is not None:
+                polls.append({"response": {"error": error}, "timing": _timing(started)})
+                interaction.timing["polls"] = len(polls)
+                self.session.changed()
+            raise
+        polls.append({"response": {"value": plain(result)}, "timing": _timing(started)})
+        interaction.timing["polls"] = len(polls)
+        if result.is_final:
+            interaction.timing["until_final"] = _elapsed(submitted)
+            self._waiting.pop(job_id, None)
+        self.session.changed()
+        return result
 
     async def submit(
         self, credentials: Credentials, request: ExecutionRequest, *, wait: bool
@@ -163,25 +209,15 @@ class RecordingExecutor(CassetteRecorder[BaseExecutor], BaseExecutor):
             return await self._simple(
                 credentials, self.inner.poll_job(credentials, job_id), "poll_job", job_id=job_id
             )
-        interaction, submitted = waiting
-        polls = interaction.polls if interaction.polls is not None else []
-        started = time.perf_counter()
-        try:
-            result = await self.inner.poll_job(credentials, job_id)
-        except Exception as exc:
-            error = encode_error(exc)
-            if error is not None:
-                polls.append({"response": {"error": error}, "timing": _timing(started)})
-                interaction.timing["polls"] = len(polls)
-                self.session.changed()
-            raise
-        polls.append({"response": {"value": dict(result)}, "timing": _timing(started)})
-        interaction.timing["polls"] = len(polls)
-        if result.is_final:
-            interaction.timing["until_final"] = _elapsed(submitted)
-            self._waiting.pop(job_id, None)
-        self.session.changed()
-        return result
+        return await self._attached(job_id, waiting, self.inner.poll_job(credentials, job_id))
+
+    async def wait_job(self, credentials: Credentials, job_id: str) -> ExecutionResult:
+        waiting = self._waiting.get(job_id)
+        if waiting is None:
+            return await self._simple(
+                credentials, self.inner.wait_job(credentials, job_id), "wait_job", job_id=job_id
+            )
+        return await self._attached(job_id, waiting, self.inner.wait_job(credentials, job_id))
 
     async def cancel_job(self, credentials: Credentials, job_id: str) -> Record:
         self._waiting.pop(job_id, None)
@@ -193,12 +229,9 @@ class RecordingExecutor(CassetteRecorder[BaseExecutor], BaseExecutor):
         return await self._simple(credentials, self.inner.list_jobs(credentials), "list_jobs")
 
     async def list_job_states(self, credentials: Credentials) -> Mapping[str, Mapping[str, Any]]:
-        """The inner executor's job listing for the shared poller; not recorded, because
+        """The inner backend's job listing for the shared poller; not recorded, because
         replay answers every listing with no jobs (see :class:`ReplayExecutor`)."""
-        states = getattr(self.inner, "list_job_states", None)
-        if states is not None:
-            return cast(Mapping[str, Mapping[str, Any]], await states(credentials))
-        return {job.job_id: job for job in await self.inner.list_jobs(credentials)}
+        return await self.inner.list_job_states(credentials)
 
     async def get_languages(self, credentials: Credentials) -> list[str]:
         return await self._simple(
@@ -228,20 +261,38 @@ class RecordingExecutor(CassetteRecorder[BaseExecutor], BaseExecutor):
         call = self.inner.delete_snapshot(credentials, snapshot_id, sudo=sudo)
         return await self._simple(credentials, call, "delete_snapshot", snapshot_id=snapshot_id)
 
-
-def _timing(started: float) -> dict[str, float]:
-    return {"elapsed": _elapsed(started)}
+    async def api_call(
+        self,
+        credentials: Credentials,
+        operation: str,
+        method: str,
+        path: str,
+        *,
+        body: Mapping[str, Any] | None = None,
+        text: str | None = None,
+        query: Mapping[str, str] | None = None,
+        sudo: SudoCallback | None = None,
+    ) -> Any:
+        """Forward the resource call and record its reply (or SDK error); a sudo
+        challenge is answered live and only the final reply is recorded."""
+        request = api_request(operation, method, path, body=body, text=text, query=query)
+        call = self.inner.api_call(
+            credentials, operation, method, path, body=body, text=text, query=query, sudo=sudo
+        )
+        value, _ = await self._record(credentials, request, call)
+        return value
 
 
 def _is_final(entry: dict[str, Any]) -> bool:
-    """True when a recorded poll holds a terminal job state (as the wire codec reads it)."""
+    """True when a recorded poll or wait holds a terminal job state."""
     value = entry["response"].get("value")
-    if not isinstance(value, dict):
-        return False
-    status = value.get("status")
-    if status is None:
-        return "exit_code" in value or "stdout" in value
-    return JobStatus.parse(status).is_terminal
+    return isinstance(value, dict) and JobStatus.parse(value.get("status")).is_terminal
+
+
+async def _until_cancelled() -> NoReturn:
+    """Wait until the caller gives up (its deadline or a cancellation)."""
+    await asyncio.get_running_loop().create_future()
+    raise AssertionError("unreachable: the future is never resolved")
 
 
 class ReplayExecutor(BaseExecutor):
@@ -252,6 +303,10 @@ class ReplayExecutor(BaseExecutor):
     unused recorded match raises :class:`CassetteMissError`, unless ``fallback`` is given:
     then it is forwarded there (``new_episodes``: a :class:`RecordingExecutor` on the same
     session). ``repeat=True`` serves a cassette's interactions again once all were used.
+
+    ``native_wait`` follows the fallback when there is one, else the recording's backend
+    (the cassette's ``backend`` entry), so the client waits for replayed jobs the way it
+    waited when they were recorded.
     """
 
     name = "replay"
@@ -277,9 +332,18 @@ class ReplayExecutor(BaseExecutor):
         self._closed = False
         # Replay needs no credentials, unless misses go to a fallback that does.
         self.requires_credentials = fallback is not None and fallback.requires_credentials
+        self.native_wait = fallback.native_wait if fallback is not None else session.native_wait
 
     def __repr__(self) -> str:
         return f"ReplayExecutor({self.session.source!r}, latency={str(self.latency)!r})"
+
+    def describe(self) -> dict[str, Any]:
+        """The cassette and the backend it was recorded through."""
+        return {
+            "backend": self.name,
+            "cassette": self.session.source,
+            "recorded_through": dict(self.session.recorded_backend or {}),
+        }
 
     def _find(self, credentials: Credentials, request: dict[str, Any]) -> Interaction | None:
         self.session.secrets.add_credentials(credentials)
@@ -295,6 +359,7 @@ class ReplayExecutor(BaseExecutor):
 
     @staticmethod
     def _value(response: dict[str, Any], operation: str) -> Any:
+        """A fresh value (or the recorded error, raised) for a stored response."""
         error = response.get("error")
         if isinstance(error, dict):
             raise decode_error(error)
@@ -302,16 +367,24 @@ class ReplayExecutor(BaseExecutor):
             raise CassetteFormatError(f"recorded {operation} response has no value or error")
         return value_codec(operation)[1](response["value"])
 
-    async def _serve(
-        self, interaction: Interaction, operation: str, response: dict[str, Any], seconds: Any
-    ) -> Any:
+    async def _serve(self, operation: str, response: dict[str, Any], seconds: Any) -> Any:
         await self._sleep(seconds)
-        if "error" in response:
-            self._value(response, operation)  # raises a fresh exception every time
-        if interaction.decoded is None:
-            interaction.decoded = self._value(response, operation)
-        decoded = interaction.decoded
-        return list(decoded) if isinstance(decoded, list) else decoded
+        return self._value(response, operation)
+
+    async def _replay(
+        self,
+        credentials: Credentials,
+        request: dict[str, Any],
+        forward: Callable[[BaseExecutor], Awaitable[T]],
+    ) -> T:
+        interaction = self._find(credentials, request)
+        if interaction is None:
+            assert self.fallback is not None
+            return await forward(self.fallback)
+        value = await self._serve(
+            request["operation"], interaction.response, interaction.timing.get("elapsed")
+        )
+        return cast(T, value)
 
     async def _operation(
         self,
@@ -320,14 +393,7 @@ class ReplayExecutor(BaseExecutor):
         operation: str,
         **arguments: Any,
     ) -> T:
-        interaction = self._find(credentials, operation_request(operation, **arguments))
-        if interaction is None:
-            assert self.fallback is not None
-            return await forward(self.fallback)
-        value = await self._serve(
-            interaction, operation, interaction.response, interaction.timing.get("elapsed")
-        )
-        return cast(T, value)
+        return await self._replay(credentials, operation_request(operation, **arguments), forward)
 
     async def submit(
         self, credentials: Credentials, request: ExecutionRequest, *, wait: bool
@@ -340,15 +406,14 @@ class ReplayExecutor(BaseExecutor):
         if wait and polls and _is_final(polls[-1]):
             final = polls[-1]["response"]
             until = interaction.timing.get("until_final", interaction.timing.get("elapsed"))
-            return cast(ExecutionResult, await self._serve(interaction, "submit", final, until))
+            return cast(ExecutionResult, await self._serve("submit", final, until))
         result = cast(
             ExecutionResult,
-            await self._serve(
-                interaction, "submit", interaction.response, interaction.timing.get("elapsed")
-            ),
+            await self._serve("submit", interaction.response, interaction.timing.get("elapsed")),
         )
-        if wait and polls and result.job_id is not None:
-            self._jobs[result.job_id] = list(polls)
+        if wait and polls is not None and result.job_id is not None:
+            # Nothing polled before the deadline: the submitted state repeats.
+            self._jobs[result.job_id] = list(polls) or [{"response": interaction.response}]
         return result
 
     async def get_job(self, credentials: Credentials, job_id: str) -> ExecutionResult:
@@ -373,6 +438,30 @@ class ReplayExecutor(BaseExecutor):
         return await self._operation(
             credentials, lambda e: e.poll_job(credentials, job_id), "poll_job", job_id=job_id
         )
+
+    async def wait_job(self, credentials: Credentials, job_id: str) -> ExecutionResult:
+        """The job's recorded final state: from a waiting submit's recorded polls or wait
+        (the first final one), else a recorded ``wait_job``. A recording that never saw
+        the job finish waits until the caller's deadline, as the recorded wait did."""
+        queue = self._jobs.pop(job_id, None)
+        if queue is not None:
+            for entry in queue:
+                await self._sleep(entry.get("timing", {}).get("elapsed"))
+                if "error" in entry["response"] or _is_final(entry):
+                    return cast(ExecutionResult, self._value(entry["response"], "wait_job"))
+            await _until_cancelled()
+        fallback = self.fallback
+        if isinstance(fallback, RecordingExecutor) and fallback.owns(job_id):
+            return await fallback.wait_job(credentials, job_id)
+        request = operation_request("wait_job", job_id=job_id)
+        interaction = self._find(credentials, request)
+        if interaction is None:
+            assert fallback is not None
+            return await fallback.wait_job(credentials, job_id)
+        if interaction.response.get("unfinished") is True:
+            await _until_cancelled()
+        elapsed = interaction.timing.get("elapsed")
+        return cast(ExecutionResult, await self._serve("wait_job", interaction.response, elapsed))
 
     async def cancel_job(self, credentials: Credentials, job_id: str) -> Record:
         self._jobs.pop(job_id, None)
@@ -426,6 +515,28 @@ class ReplayExecutor(BaseExecutor):
             lambda e: e.delete_snapshot(credentials, snapshot_id, sudo=sudo),
             "delete_snapshot",
             snapshot_id=snapshot_id,
+        )
+
+    async def api_call(
+        self,
+        credentials: Credentials,
+        operation: str,
+        method: str,
+        path: str,
+        *,
+        body: Mapping[str, Any] | None = None,
+        text: str | None = None,
+        query: Mapping[str, str] | None = None,
+        sudo: SudoCallback | None = None,
+    ) -> Any:
+        """The recorded reply (a fresh copy) of the matching resource call; ``sudo`` is
+        never asked, since the recording holds the call's final outcome."""
+        return await self._replay(
+            credentials,
+            api_request(operation, method, path, body=body, text=text, query=query),
+            lambda e: e.api_call(
+                credentials, operation, method, path, body=body, text=text, query=query, sudo=sudo
+            ),
         )
 
     async def aclose(self) -> None:

@@ -18,7 +18,9 @@ variable                        backend option     meaning
 Options come from ``AsyncClient(backend="replay", backend_options={...})``; each variable
 also has the form ``UN_ASYNC_REPLAY_<OPTION>``. Recording goes through any registered
 backend (default ``unsandbox``, configured as usual: ``UNSANDBOX_API_URL`` etc.; ``local``
-records real local runs).
+records real local runs), built with the backend option ``record_backend_options`` (a
+mapping, in code only) as its own options and otherwise configured by its own
+environment variables (``UN_ASYNC_LOCAL_*``, ...).
 
 All clients of one process that name the same cassette file and mode share one
 :class:`CassetteSession`, so a program that runs several event loops (or uses
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 
 import attrs
@@ -107,7 +110,10 @@ def replay_backend(context: BackendContext) -> BaseExecutor:
         factories = context.plugins.backend_factories()
         if inner_name not in factories:
             raise ConfigurationError(f"unknown record_backend {inner_name!r}")
-        inner_context = attrs.evolve(context, name=inner_name, options={})
+        inner_options = context.options.get("record_backend_options") or {}
+        if not isinstance(inner_options, Mapping):
+            raise ConfigurationError("record_backend_options must be a mapping of settings")
+        inner_context = attrs.evolve(context, name=inner_name, options=dict(inner_options))
         recorder = RecordingExecutor(factories[inner_name](inner_context), session)
     if not session.replaying:
         assert recorder is not None

@@ -2,12 +2,13 @@
 
 Inject it with ``UnsandboxBackend(config, host, transport=CassetteTransport(...))``;
 nothing in aiohttp is patched. Recording forwards each request to an inner transport and
-stores the normalised exchange. Replaying first re-verifies the request's signature
-(``Authorization`` names the replay public key, ``X-Timestamp`` is decimal seconds, and
-``X-Signature`` is the HMAC of exactly the bytes being sent, computed with the replay
-secret key), so every replayed test also tests the signer and the exact-bytes rule; then
-it returns the recorded response. Signing timestamps are never compared with the
-recording: replay works at any date.
+stores the normalised exchange. Replaying first re-verifies the request's signature with
+the plugin host's signer for the backend (``host.signer("unsandbox")``: the built-in
+HMAC-SHA256 one unless a plugin provides another): the request must carry exactly the
+headers that signer produces for the replay credentials, the timestamp in its
+``X-Timestamp`` header and the exact bytes being sent — so every replayed test also tests
+the signer and the exact-bytes rule. Then it returns the recorded response. Signing
+timestamps are never compared with the recording: replay works at any date.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import hmac
 import os
 import time
 from asyncio import sleep
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from un_async.backends.replay.cassette import Interaction
 from un_async.backends.replay.errors import CassetteFormatError, SignatureMismatchError
@@ -28,34 +29,58 @@ from un_async.backends.replay.session import CassetteSession
 from un_async.backends.unsandbox.transport import HttpRequest, HttpResponse, Transport
 from un_async.core.credentials import Credentials
 from un_async.core.errors import ConfigurationError, TransportError
-from un_async.plugins.signing import signature
 
-__all__ = ["CassetteTransport", "verify_signature"]
+if TYPE_CHECKING:
+    from un_async.core.hookspecs import Signer
+    from un_async.core.plugins import PluginHost
+
+__all__ = ["SIGNED_BACKEND", "CassetteTransport", "verify_signature"]
+
+SIGNED_BACKEND = "unsandbox"
+"""The backend whose signer verifies replayed requests (the one this transport serves)."""
 
 
-def verify_signature(request: HttpRequest, credentials: Credentials) -> None:
-    """Raise :class:`SignatureMismatchError` unless ``request`` is correctly signed with
-    ``credentials`` over its exact body bytes (spec §2.2)."""
+def verify_signature(request: HttpRequest, credentials: Credentials, signer: Signer) -> None:
+    """Raise :class:`SignatureMismatchError` unless ``request`` carries exactly the headers
+    ``signer`` produces for ``credentials``, its ``X-Timestamp`` and its exact body bytes.
+
+    ``reason`` is ``timestamp`` (missing or not whole seconds), ``authorization`` (the
+    ``Authorization`` header differs: other keys) or ``signature`` (any other signed
+    header differs). Messages name headers and sizes, never their values.
+    """
     where = f"{request.method} {request.path}"
-    if header(request.headers, "Authorization") != f"Bearer {credentials.public_key}":
-        raise SignatureMismatchError(
-            f"{where}: Authorization does not carry the replay public key",
-            reason="authorization",
-        )
     stamp = header(request.headers, "X-Timestamp")
     if stamp is None or not stamp.isascii() or not stamp.isdigit():
         raise SignatureMismatchError(
             f"{where}: X-Timestamp is missing or not whole seconds", reason="timestamp"
         )
-    sent = header(request.headers, "X-Signature") or ""
-    expected = signature(credentials.secret_key, stamp, request.method, request.path, request.body)
-    if not hmac.compare_digest(sent, expected):
-        raise SignatureMismatchError(
-            f"{where}: X-Signature is not the HMAC-SHA256 of "
-            f"'<timestamp>:{request.method.upper()}:{request.path}:<{len(request.body)} body "
-            "bytes>' under the replay secret key",
-            reason="signature",
+    expected = signer.sign(
+        credentials,
+        timestamp=int(stamp),
+        method=request.method,
+        path=request.path,
+        body=request.body,
+    )
+    wrong = [
+        name
+        for name, value in expected.items()
+        if not hmac.compare_digest(
+            (header(request.headers, name) or "").encode(), str(value).encode()
         )
+    ]
+    if not wrong:
+        return
+    if any(name.lower() == "authorization" for name in wrong):
+        raise SignatureMismatchError(
+            f"{where}: Authorization does not carry the replay public key",
+            reason="authorization",
+        )
+    raise SignatureMismatchError(
+        f"{where}: {', '.join(sorted(wrong))} differs from what the host's signer "
+        f"({type(signer).__name__}) computes over '<timestamp>:{request.method.upper()}:"
+        f"{request.path}:<{len(request.body)} body bytes>' with the replay credentials",
+        reason="signature",
+    )
 
 
 class CassetteTransport(CassetteRecorder[Transport | None]):
@@ -63,9 +88,10 @@ class CassetteTransport(CassetteRecorder[Transport | None]):
 
     ``cassette`` is a :class:`CassetteSession` or a file path (opened in ``mode``).
     ``credentials`` are the replay credentials every replayed request must be signed
-    with (required when anything is replayed); ``inner`` is the real transport (required
-    when anything is recorded). The cassette is saved by :meth:`aclose` unless
-    ``save_on_close=False``.
+    with (required when anything is replayed); ``host`` is the plugin host whose signer
+    verifies them (default: :func:`~un_async.core.plugins.default_host`; pass the host
+    the backend signs with); ``inner`` is the real transport (required when anything is
+    recorded). The cassette is saved by :meth:`aclose` unless ``save_on_close=False``.
     """
 
     def __init__(
@@ -75,6 +101,7 @@ class CassetteTransport(CassetteRecorder[Transport | None]):
         mode: RecordMode | str = RecordMode.NONE,
         inner: Transport | None = None,
         credentials: Credentials | None = None,
+        host: PluginHost | None = None,
         latency: str | float | Latency = "none",
         save_on_close: bool = True,
         secrets: SecretSet | None = None,
@@ -92,6 +119,8 @@ class CassetteTransport(CassetteRecorder[Transport | None]):
         self.session = session
         self.inner = inner
         self.credentials = credentials
+        self._host = host
+        self._signer: Signer | None = None
         self.latency = Latency.parse(latency)
         self.save_on_close = save_on_close
         if credentials is not None:
@@ -101,6 +130,18 @@ class CassetteTransport(CassetteRecorder[Transport | None]):
     def __repr__(self) -> str:
         return f"CassetteTransport({self.session.source!r}, mode={self.session.mode.value!r})"
 
+    @property
+    def signer(self) -> Signer:
+        """The host's signer for the unsandbox backend (looked up on first use)."""
+        if self._signer is None:
+            host = self._host
+            if host is None:
+                from un_async.core.plugins import default_host
+
+                host = default_host()
+            self._signer = host.signer(SIGNED_BACKEND)
+        return self._signer
+
     async def send(self, request: HttpRequest) -> HttpResponse:
         normalised = http_request(request)
         self._learn_secrets(request)
@@ -108,7 +149,7 @@ class CassetteTransport(CassetteRecorder[Transport | None]):
             interaction = self.session.take(normalised)
             if interaction is not None:
                 assert self.credentials is not None
-                verify_signature(request, self.credentials)
+                verify_signature(request, self.credentials, self.signer)
                 return await self._replay(interaction)
             if not self.session.recording:
                 raise self.session.miss(normalised)

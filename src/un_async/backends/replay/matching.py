@@ -2,7 +2,9 @@
 
 A request is matched on its normalised form: for HTTP the method, path, sorted query and
 parsed body (JSON as JSON); for executor operations the operation name and its arguments
-(language, code, options, input-file digests, ids). ``headers`` are stored in a cassette
+(language, code, options, input-file digests, ids); for resource calls
+(:meth:`~un_async.core.executor.BaseExecutor.api_call`) the call's name, method, path,
+sorted query and body (input-file contents as digests). ``headers`` are stored in a cassette
 but never matched, so ``Authorization``, ``X-Timestamp``, ``X-Signature`` and
 ``User-Agent`` play no part. Live requests pass through the same
 :meth:`~un_async.backends.replay.redaction.Redactor.scrub` as saved ones, so secrets
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = [
     "IGNORED_FIELDS",
     "InteractionIndex",
+    "api_request",
     "decode_body",
     "differences",
     "encode_body",
@@ -130,6 +133,50 @@ def operation_request(operation: str, **arguments: Any) -> dict[str, Any]:
     return {"operation": operation, **arguments}
 
 
+def api_request(
+    call: str,
+    method: str,
+    path: str,
+    *,
+    body: Mapping[str, Any] | None = None,
+    text: str | None = None,
+    query: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The normalised form of a resource call (``api_call``): ``call`` is its name (such
+    as ``sessions.create``); the body is kept as JSON data, with the contents of any
+    ``input_files`` replaced by their digests, as for ``submit``."""
+    normalised: dict[str, Any] = {
+        "operation": "api_call",
+        "call": call,
+        "method": method.upper(),
+        "path": path,
+        "query": sorted([str(key), str(value)] for key, value in (query or {}).items()),
+    }
+    if body is not None:
+        normalised["body"] = _digest_files(json.loads(json.dumps(body, ensure_ascii=False)))
+    if text is not None:
+        normalised["text"] = text
+    return normalised
+
+
+def _digest_files(body: Any) -> Any:
+    """``body`` with each ``input_files`` entry's content replaced by its digest."""
+    files = body.get("input_files") if isinstance(body, dict) else None
+    if not isinstance(files, list):
+        return body
+    digested = []
+    for item in files:
+        if isinstance(item, dict):
+            item = dict(item)
+            for key in ("content", "content_base64"):
+                if isinstance(item.get(key), str):
+                    data = item.pop(key).encode("utf-8")
+                    item[f"{key}_sha256"] = hashlib.sha256(data).hexdigest()
+                    item[f"{key}_size"] = len(data)
+        digested.append(item)
+    return {**body, "input_files": digested}
+
+
 def match_fields(request: Mapping[str, Any]) -> dict[str, Any]:
     """The part of a normalised request that takes part in matching."""
     return {key: value for key, value in request.items() if key not in IGNORED_FIELDS}
@@ -145,7 +192,8 @@ def request_key(request: Mapping[str, Any]) -> str:
 def summary(request: Mapping[str, Any]) -> str:
     """A short, secret-free description: ``POST /execute`` or ``submit python``."""
     if "method" in request:
-        return f"{request.get('method')} {request.get('path')}"
+        call = f"{request['call']} " if "call" in request else ""
+        return f"{call}{request.get('method')} {request.get('path')}"
     detail = request.get("language") or request.get("job_id") or request.get("snapshot_id")
     detail = detail or request.get("session_id")
     return f"{request.get('operation')} {detail}" if detail else str(request.get("operation"))

@@ -72,7 +72,11 @@ class CassetteSession:
         )
         base = loaded.interactions if loaded and self.mode is RecordMode.NEW_EPISODES else []
         self._base = list(base)
-        self.cassette = Cassette(level=level, interactions=list(base))
+        self.recorded_backend = loaded.backend if loaded is not None else None
+        """The loaded cassette's ``backend`` entry (``None``: unknown or nothing loaded)."""
+        self.cassette = Cassette(
+            level=level, interactions=list(base), backend=self.recorded_backend
+        )
         self.index = InteractionIndex(
             loaded.interactions if loaded is not None and self.replaying else [],
             repeat=repeat,
@@ -124,7 +128,17 @@ class CassetteSession:
             hint = f"record mode {self.mode.value!r} with an existing cassette; use 'new_episodes'"
         return self.index.miss(request, hint=hint)
 
+    @property
+    def native_wait(self) -> bool:
+        """True when the loaded recording's backend awaited jobs natively (``wait_job``)."""
+        return bool(self.recorded_backend and self.recorded_backend.get("native_wait") is True)
+
     # -- recording ----------------------------------------------------------------------
+
+    def recording_through(self, name: str, *, native_wait: bool) -> None:
+        """Note the backend that new recordings go through (saved as ``backend``)."""
+        with self._lock:
+            self.cassette.backend = {"name": name, "native_wait": native_wait}
 
     def add(self, interaction: Interaction) -> None:
         """Append a new recording (kept in memory until :meth:`save`)."""

@@ -119,17 +119,14 @@ class UnsandboxBackend(BaseExecutor):
 
     async def get_job(self, credentials: Credentials, job_id: str) -> ExecutionResult:
         """``GET /jobs/{id}``, retried on transient failures."""
-        return await self._get_job(credentials, job_id, retry=True)
+        path = f"/jobs/{path_segment('job_id', job_id)}"
+        data = await self.requester.call(credentials, "GET", path, idempotent=True)
+        return self.codec.result(self._object(data, "the job"), job_id=job_id)
 
     async def poll_job(self, credentials: Credentials, job_id: str) -> ExecutionResult:
         """``GET /jobs/{id}`` once, without retries (the waiter handles failures)."""
-        return await self._get_job(credentials, job_id, retry=False)
-
-    async def _get_job(
-        self, credentials: Credentials, job_id: str, *, retry: bool
-    ) -> ExecutionResult:
         path = f"/jobs/{path_segment('job_id', job_id)}"
-        data = await self.requester.call(credentials, "GET", path, idempotent=True, retry=retry)
+        data = await self.requester.call(credentials, "GET", path, idempotent=True, retry=False)
         return self.codec.result(self._object(data, "the job"), job_id=job_id)
 
     async def cancel_job(self, credentials: Credentials, job_id: str) -> Record:
@@ -205,3 +202,54 @@ class UnsandboxBackend(BaseExecutor):
 
     async def aclose(self) -> None:
         await self.transport.aclose()
+
+    async def api_call(
+        self,
+        credentials: Credentials,
+        operation: str,
+        method: str,
+        path: str,
+        *,
+        body: Mapping[str, Any] | None = None,
+        text: str | None = None,
+        query: Mapping[str, str] | None = None,
+        sudo: SudoCallback | None = None,
+    ) -> Any:
+        """One request of the resource API (sessions, services, snapshots, images, keys,
+        health) through the signed requester; the reply's JSON (``None`` when empty).
+
+        ``body`` is serialised once to the bytes that are signed and sent. ``text`` is
+        sent as ``text/plain`` (the service env vault), signed exactly as sent; more than
+        64 KB is refused before anything is sent. ``query`` is appended to the URL, not
+        signed (spec §2.2). GET, PUT and DELETE are retried on transient failures, other
+        methods only when the request cannot have reached the server; ``sudo`` answers a
+        428 challenge once.
+        """
+        from un_async.core.errors import ValidationError
+
+        verb = method.upper()
+        content_type = None
+        if text is not None:
+            if body is not None:
+                raise ValidationError(f"{operation}: give a JSON body or a text body, not both")
+            try:
+                payload = text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValidationError(f"{operation}: the text is not UTF-8 encodable") from None
+            if len(payload) > 64 * 1024:
+                raise ValidationError(
+                    f"{operation}: the text body is {len(payload)} bytes; at most 64 KB is sent"
+                )
+            content_type = "text/plain"
+        else:
+            payload = b"" if body is None else dumps(body if isinstance(body, dict) else dict(body))
+        return await self.requester.call(
+            credentials,
+            verb,
+            path,
+            body=payload,
+            query=tuple(query.items()) if query else (),
+            idempotent=verb in ("GET", "HEAD", "PUT", "DELETE"),
+            sudo=sudo,
+            content_type=content_type,
+        )

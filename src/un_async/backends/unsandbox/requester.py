@@ -46,11 +46,13 @@ recorder uses it to redact both keys)."""
 
 
 def _decode_json(response: HttpResponse, method: str, path: str) -> Any:
-    if not response.body.strip():
-        return None
+    """The body's JSON; ``None`` for an empty (or blank) body."""
+    body = response.body
     try:
-        return json.loads(response.body)
+        return json.loads(body) if body else None
     except ValueError as exc:
+        if not body.strip():
+            return None
         raise TransportError(
             f"malformed reply to {method} {path}: HTTP {response.status} body is not JSON"
         ) from exc

@@ -1,0 +1,216 @@
+"""``un-async doctor``: can this machine run code, and how?
+
+One line per check, ✓ or ✗, with a hint for each ✗: the backend, the credential source
+(the public key shown by its first 8 characters at most, the secret key never), whether
+the API answers ``/health``, the local backend's isolation level and languages, and
+whether rich is installed. Exit status 0 when the selected backend can run code (it
+lists at least one language), else 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import platform
+import sys
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+import attrs
+import click
+
+from un_async._version import __version__
+from un_async.cli import exit_codes
+from un_async.cli.errors import describe, one_line
+from un_async.cli.options import account_option, backend_option, json_option
+from un_async.cli.output import print_json, rich_available
+from un_async.cli.runtime import make_client, run_async
+from un_async.core.client import AsyncClient
+
+__all__ = ["Check", "doctor", "mask_public_key"]
+
+SHOWN_KEY_CHARS = 8
+HEALTH_TIMEOUT = 5.0
+GOOD_LEVELS = ("bubblewrap", "namespaces")
+
+
+@attrs.frozen
+class Check:
+    """One line of the report."""
+
+    ok: bool
+    label: str
+    detail: str
+    hint: str = ""
+
+
+def mask_public_key(key: str) -> str:
+    """At most the first 8 characters of a public key, then an ellipsis."""
+    return f"{key[:SHOWN_KEY_CHARS]}…" if key else "(empty)"
+
+
+def _health(base_url: str) -> Check:
+    url = f"{base_url}/health"
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(url, timeout=HEALTH_TIMEOUT) as reply:  # noqa: S310
+            status = reply.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return Check(
+            False,
+            "API",
+            f"{url} unreachable: {reason}",
+            "check the network, a proxy, or UNSANDBOX_API_URL",
+        )
+    elapsed = (time.perf_counter() - started) * 1000
+    if status != 200:
+        return Check(False, "API", f"{url} answered HTTP {status}", "the service may be down")
+    return Check(True, "API", f"{url} answered 200 in {elapsed:.0f} ms")
+
+
+def _local_checks(facts: dict[str, Any]) -> list[Check]:
+    checks: list[Check] = []
+    isolation = facts.get("isolation") or {}
+    level = str(isolation.get("level", "unknown"))
+    detail = (
+        f"{level} (network {isolation.get('network', '?')}, "
+        f"filesystem {isolation.get('filesystem', '?')})"
+    )
+    unavailable = facts.get("levels_unavailable") or {}
+    why = "; ".join(f"{name}: {reason}" for name, reason in unavailable.items())
+    checks.append(
+        Check(
+            level in GOOD_LEVELS,
+            "isolation",
+            detail,
+            "" if level in GOOD_LEVELS else f"install bubblewrap for a private filesystem ({why})",
+        )
+    )
+    for warning in isolation.get("warnings") or ():
+        checks.append(Check(False, "isolation", str(warning), "see the README's local backend"))
+    languages = facts.get("languages") or {}
+    listed = ", ".join(
+        f"{name} {str(version).split(' ')[0]}" for name, version in languages.items()
+    )
+    checks.append(
+        Check(
+            bool(languages),
+            "languages",
+            listed or "none found",
+            "" if languages else "install python3 (or another toolchain)",
+        )
+    )
+    for name, hint in (facts.get("missing_languages") or {}).items():
+        checks.append(Check(False, name, "not available here", str(hint)))
+    return checks
+
+
+async def _gather(backend: str | None, account: int | None) -> tuple[list[Check], bool]:
+    checks = [Check(True, "un-async", f"{__version__} on Python {platform.python_version()}")]
+    try:
+        client = make_client(backend=backend, account=account)
+    except Exception as exc:
+        checks.append(Check(False, "backend", one_line(describe(exc)), "see --backend"))
+        return checks, False
+    async with client:
+        return await _client_checks(client, checks)
+
+
+async def _client_checks(client: AsyncClient, checks: list[Check]) -> tuple[list[Check], bool]:
+    executor = client.executor
+    checks.append(Check(True, "backend", executor.name))
+    usable = True
+    if executor.requires_credentials:
+        try:
+            credentials = await client.credentials()
+        except Exception as exc:
+            usable = False
+            checks.append(
+                Check(
+                    False,
+                    "credentials",
+                    one_line(describe(exc), 300),
+                    "set UNSANDBOX_PUBLIC_KEY and UNSANDBOX_SECRET_KEY, or use "
+                    "~/.unsandbox/accounts.csv (or --backend local: no account)",
+                )
+            )
+        else:
+            checks.append(
+                Check(
+                    True,
+                    "credentials",
+                    f"from {credentials.source} (public key "
+                    f"{mask_public_key(credentials.public_key)})",
+                )
+            )
+    else:
+        checks.append(Check(True, "credentials", f"not needed by the {executor.name} backend"))
+    if executor.name == "unsandbox":
+        health = await asyncio.to_thread(_health, client.config.base_url)
+        checks.append(health)
+        usable = usable and health.ok
+    try:
+        facts = await asyncio.to_thread(executor.describe)
+    except Exception as exc:
+        facts = {}
+        checks.append(Check(False, "backend facts", one_line(describe(exc), 300)))
+    if executor.name == "local":
+        checks.extend(_local_checks(facts))
+    if usable:
+        try:
+            names = await client.get_languages(refresh=True)
+        except Exception as exc:
+            usable = False
+            checks.append(Check(False, "run code", one_line(describe(exc), 300), "fix the ✗ above"))
+        else:
+            usable = bool(names)
+            checks.append(
+                Check(
+                    usable,
+                    "run code",
+                    f"{len(names)} languages available",
+                    "" if usable else "no language can run",
+                )
+            )
+    return checks, usable
+
+
+def _unicode_output() -> bool:
+    """True when stdout can show ✓, ✗ and the ellipsis."""
+    encoding = getattr(sys.stdout, "encoding", None) or "ascii"
+    try:
+        "✓✗…—".encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+@click.command("doctor")
+@backend_option()
+@account_option
+@json_option
+def doctor(backend: str | None, account: int | None, as_json: bool) -> int:
+    """Check the backend, credentials, API, isolation and languages; exit 0 when code can run."""
+    checks, usable = run_async(lambda: _gather(backend, account))
+    checks.append(
+        Check(True, "rich", "installed: progress bars and tables")
+        if rich_available()
+        else Check(False, "rich", "not installed: plain output", "pip install 'un-async[cli]'")
+    )
+    if as_json:
+        print_json({"can_run": usable, "checks": [attrs.asdict(check) for check in checks]})
+    else:
+        unicode = _unicode_output()
+        good, bad = ("✓", "✗") if unicode else ("OK", "NO")
+        for check in checks:
+            line = f"{good if check.ok else bad} {check.label}: {check.detail}"
+            if not check.ok and check.hint:
+                line += f"  — {check.hint}"
+            if not unicode:
+                line = line.replace("…", "...").replace("—", "-").replace("✗", "NO")
+            click.echo(one_line(line, 1000))
+    return exit_codes.OK if usable else exit_codes.FAILURE
