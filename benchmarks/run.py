@@ -7,8 +7,10 @@ Starts the fake server (``python -m un_async.testing``) in a separate process fo
 part, prints a Markdown report with PASS/MISS per target and writes every number as
 JSON (``--json``, default ``benchmarks/results/latest.json``). Parts: ``throughput`` (a, b),
 ``jobs`` (c), ``memory`` (d), ``replay`` (e), ``imports`` (f), ``single`` (g: one wait
-alone), ``execute`` (h: ``execute_code`` with a final reply against a raw signed POST);
-``--only`` picks some.
+alone), ``execute`` (h: ``execute_code`` with a final reply against a raw signed POST),
+``cli`` (``un-async run --backend local hello.py`` against ``python3 hello.py``),
+``local`` (the local backend against raw ``asyncio.create_subprocess_exec`` of the same
+interpreter, per isolation level); ``--only`` picks some.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from typing import Any
 
 import aiohttp
 import attrs
+from bench_cli import render_cli, run_cli_startup
 from bench_jobs import SINGLE_WAIT_STEP, run_completion, run_memory, run_single_wait
+from bench_local import render_local, run_local
 from bench_misc import import_times, run_replay
 from bench_report import evaluate_targets, render
 from bench_server import ServerProcess, TlsFiles
@@ -38,7 +42,7 @@ import un_async
 
 __all__ = ["FULL", "PARTS", "QUICK", "Settings", "main", "run"]
 
-PARTS = ("throughput", "jobs", "memory", "replay", "imports", "single", "execute")
+PARTS = ("throughput", "jobs", "memory", "replay", "imports", "single", "execute", "cli", "local")
 
 
 @attrs.frozen(kw_only=True)
@@ -60,8 +64,11 @@ class Settings:
     replay_executions: int = 20_000
     replay_concurrency: int = 64
     import_repetitions: int = 21
+    cli_rounds: int = 5
     single_waits: int = 30
     single_rounds: int = 4
+    local_runs: int = 30
+    local_batch: int = 200
 
 
 FULL = Settings(quick=False)
@@ -75,8 +82,11 @@ QUICK = Settings(
     memory_per_job=False,
     replay_executions=3000,
     import_repetitions=7,
+    cli_rounds=2,
     single_waits=20,
     single_rounds=1,
+    local_runs=10,
+    local_batch=40,
 )
 
 
@@ -198,8 +208,10 @@ def run(settings: Settings, parts: Sequence[str] = PARTS, *, log: Any = None) ->
         "memory": lambda: asyncio.run(_memory(settings)),
         "replay": lambda: asyncio.run(_replay(settings)),
         "imports": lambda: import_times(settings.import_repetitions),
+        "cli": lambda: run_cli_startup(settings.cli_rounds),
         "single": lambda: asyncio.run(_single(settings)),
         "execute": lambda: asyncio.run(_execute(settings)),
+        "local": lambda: run_local(runs=settings.local_runs, batch=settings.local_batch),
     }
     for part in parts:
         started = time.perf_counter()
@@ -230,7 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown part(s): {', '.join(unknown)}")
     results = run(QUICK if args.quick else FULL, parts, log=sys.stderr)
-    report = render(results)
+    report = render(results) + render_cli(results) + render_local(results)
     print(report)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({**results, "report": report}, indent=2) + "\n")

@@ -30,6 +30,7 @@ def test_tiny_run_produces_every_section(bench: ModuleType) -> None:
     settings = bench.Settings(
         quick=True,
         concurrencies=(2,),
+        execute_concurrencies=(2,),
         seconds=0.05,
         warmup=0.01,
         rounds=1,
@@ -44,15 +45,24 @@ def test_tiny_run_produces_every_section(bench: ModuleType) -> None:
         import_repetitions=1,
         single_waits=1,
         single_rounds=1,
+        local_runs=1,
+        local_batch=2,
     )
     results = bench.run(settings)
-    assert set(results) >= {"meta", "throughput", "jobs", "memory", "replay", "imports", "single"}
+    parts = {"meta", "throughput", "jobs", "memory", "replay", "imports", "single", "execute"}
+    assert set(results) >= parts
     assert results["throughput"]["http"]["sdk"]["2"]["requests"] > 0
     assert results["throughput"]["https"]["baseline"]["2"]["errors"] == 0
     assert results["jobs"]["shared"]["completed"] == 4
     assert results["memory"]["shared"]["waits"] == 8
     assert results["single"]["shared"]["waits"] == 1
-    assert len(results["targets"]) == 9
+    assert results["execute"]["sdk"]["2"]["requests"] > 0
+    assert results["execute"]["floor"]["2"]["errors"] == 0
+    assert results["execute"]["sdk"]["2"]["errors"] == 0
+    assert len(results["targets"]) == 10
+    for row in results["local"]["levels"].values():
+        assert row["floor_ms"] > 0
+        assert row["local_per_s"] > 0
     replay = results["replay"]
     assert replay["available"] is True, replay
     assert replay["executions"] == 6

@@ -55,8 +55,8 @@ async def client(fake: FakeUnsandbox) -> AsyncIterator[AsyncClient]:
         languages_cache_path=False,
     )
     async with AsyncClient(config=config, **KEYS) as instance:
-        assert isinstance(instance._waiter, SharedPollingWaiter)
-        assert instance._waiter.confirm_every == pytest.approx(CONFIRM)
+        assert isinstance(instance._lifecycle.waiter, SharedPollingWaiter)
+        assert instance._lifecycle.waiter.confirm_every == pytest.approx(CONFIRM)
         yield instance
 
 

@@ -44,6 +44,13 @@ EXPECTED: dict[str, tuple[Callable[[FakeUnsandbox], None], str]] = {
     'sync.execute_code("python", "print(42)")': (_no_script, "42"),
     'fake.script("python", "print(6 * 7)"': (_no_script, "42\n 2"),
     "class EchoBackend(BaseExecutor)": (_no_script, "completed > print('hi')"),
+    # The resource API (sessions, services, snapshots, images, keys).
+    '"echo hello from a session"': (_no_script, "running hello from a session"),
+    '"echo deployed"': (_no_script, "https://my-api.on.unsandbox.com deployed"),
+    'name="clean"': (_no_script, "clean session True"),
+    'name="web-base"': (_no_script, "web-base https://web-2.on.unsandbox.com ['web-base']"),
+    "client.keys.validate()": (_no_script, "True pro ok"),
+    '"echo same calls"': (_no_script, "same calls"),
 }
 
 # Examples that run on a backend of their own send nothing to the fake server.

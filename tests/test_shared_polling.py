@@ -443,7 +443,7 @@ async def test_a_second_wait_hands_the_first_over_to_listing(job_fake: FakeUnsan
     job_fake.script("python", "first", stdout="1\n", duration=0.5)
     job_fake.script("python", "second", stdout="2\n", duration=0.7)
     async with make_client(job_fake, shared=True) as client:
-        waiter = client._waiter
+        waiter = client._lifecycle.waiter
         assert isinstance(waiter, SharedPollingWaiter)
         first = await client.execute_async("python", "first")
         first_wait = asyncio.ensure_future(client.wait_for_job(first))
@@ -479,6 +479,6 @@ async def test_close_ends_a_wait_polling_alone(job_fake: FakeUnsandbox) -> None:
 
 
 def waiter_sleeping(client: AsyncClient) -> bool:
-    waiter = client._waiter
+    waiter = client._lifecycle.waiter
     assert isinstance(waiter, SharedPollingWaiter)
     return any(solo.sleeper is not None for solo in waiter._solos.values())

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, cast
 
 from un_async.api import get_default_client
 from un_async.core.client import UNSET
@@ -78,6 +78,8 @@ __all__ = [
     "update_service",
     "validate_keys",
 ]
+
+_CLI_MODULES = ("un_async.cli", "un_async.cli.app")
 
 USAGE = """\
 usage: un-async COMMAND [ARGS]...
@@ -688,18 +690,30 @@ async def image(
     )
 
 
+def _command_line() -> Callable[[], object] | None:
+    """The command line's ``main``: ``un_async.cli.main``, else ``un_async.cli.app.main``;
+    ``None`` when the command-line package is not installed."""
+    for name in _CLI_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name not in _CLI_MODULES:
+                raise
+            continue
+        main = getattr(module, "main", None)
+        if callable(main):
+            return cast("Callable[[], object]", main)
+    return None
+
+
 def cli_main() -> None:
-    """The command line's entry point: runs ``un_async.cli.main()`` when the command-line
-    package is installed; otherwise prints usage to stderr and exits with status 2."""
-    try:
-        cli = importlib.import_module("un_async.cli")
-    except ModuleNotFoundError as exc:
-        if exc.name != "un_async.cli":
-            raise
-        main = None
-    else:
-        main = getattr(cli, "main", None)
+    """The command line's entry point (the reference SDK's script): runs the ``un-async``
+    command line with ``sys.argv`` and exits with its status; when the command-line
+    package is not installed, prints usage to stderr and exits with status 2."""
+    main = _command_line()
     if main is None:
         print(USAGE, file=sys.stderr)
         raise SystemExit(2)
-    main()
+    status = main()
+    if isinstance(status, int) and not isinstance(status, bool):
+        raise SystemExit(status)

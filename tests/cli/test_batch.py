@@ -34,12 +34,13 @@ def write_programs(folder: Path, tag: str, count: int = 20, failing: int = 13) -
 
 def test_json_lines_for_20_files_with_one_failing(cli_fake: FakeUnsandbox, tmp_path: Path) -> None:
     files = write_programs(tmp_path / "progs", "json")
-    run = run_cli("batch", "--json", "--concurrency", "6", *files, env=fake_env(cli_fake),
-                  cwd=tmp_path)  # fmt: skip
+    run = run_cli(
+        "batch", "--json", "--concurrency", "6", *files, env=fake_env(cli_fake), cwd=tmp_path
+    )
     assert run.returncode == 1
     lines = [json.loads(line) for line in run.stdout.decode().splitlines()]
     assert len(lines) == 20
-    assert all(REQUIRED_KEYS <= set(line) for line in lines)
+    assert all(set(line) >= REQUIRED_KEYS for line in lines)
     by_file = {line["file"]: line for line in lines}
     assert set(by_file) == set(files)
     assert by_file["progs/p13.py"]["exit_code"] == 3
@@ -63,9 +64,11 @@ def test_summary_table_and_success(cli_fake: FakeUnsandbox, tmp_path: Path) -> N
     assert run.stderr == b""
 
 
-def run_on_terminal(args: Sequence[str], env: dict[str, str], cwd: Path) -> tuple[int, bytes]:
-    """Run ``args`` with stderr on a pseudo-terminal; returns the status and what the
-    terminal showed (stdout goes to a pipe and is discarded)."""
+def run_on_terminal(
+    args: Sequence[str], env: dict[str, str], cwd: Path
+) -> tuple[int, bytes, bytes]:
+    """Run ``args`` with stderr on a pseudo-terminal; returns the status, what the
+    terminal showed and stdout (a pipe)."""
     main, secondary = pty.openpty()
     shown = bytearray()
 
@@ -83,14 +86,20 @@ def run_on_terminal(args: Sequence[str], env: dict[str, str], cwd: Path) -> tupl
     reader.start()
     try:
         process = subprocess.run(
-            list(args), env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=secondary,
-            stdin=subprocess.DEVNULL, timeout=60, check=False,
-        )  # fmt: skip
+            list(args),
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=secondary,
+            stdin=subprocess.DEVNULL,
+            timeout=60,
+            check=False,
+        )
     finally:
         os.close(secondary)
     reader.join(timeout=10)
     os.close(main)
-    return process.returncode, bytes(shown)
+    return process.returncode, bytes(shown), process.stdout
 
 
 @pytest.mark.parametrize("renderer", ["rich", "plain"])
@@ -104,15 +113,17 @@ def test_progress_bar_only_on_a_terminal(
     else:  # the CLI without the optional rich package
         hide_rich = "import sys; sys.modules['rich'] = None; from un_async.cli.app import main; "
         command = [sys.executable, "-c", hide_rich + "sys.exit(main())"]
-    status, shown = run_on_terminal([*command, "batch", "--json", *files], env, tmp_path)
+    status, shown, stdout = run_on_terminal([*command, "batch", "--json", *files], env, tmp_path)
     assert status == 1
+    assert len(stdout.splitlines()) == 20  # the JSON lines still reach stdout
     text = shown.decode("utf-8", "replace")
     assert "20/20" in text
     assert "1 failed" in text
     if renderer == "rich":
         assert "\x1b[" in text  # drawn in place with terminal control sequences
     else:
-        assert "\r[" in text and "#" * 24 in text
+        assert "\r[" in text
+        assert "#" * 24 in text
         assert "\x1b[" not in text
 
 
@@ -128,8 +139,11 @@ def test_ctrl_c_cancels_the_rest_and_reports_what_finished(
     (folder / "slow.py").write_text(slow)
     process = subprocess.Popen(
         [str(UN_ASYNC), "batch", "--json", "progs/fast1.py", "progs/slow.py", "progs/fast2.py"],
-        env=fake_env(cli_fake), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        env=fake_env(cli_fake),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         assert process.stdout is not None
         finished = [json.loads(process.stdout.readline()) for _ in range(2)]

@@ -28,8 +28,10 @@ def test_sigint_cancels_the_job_and_exits_130(cli_fake: FakeUnsandbox, tmp_path:
 
         # Interrupt once the CLI is waiting on the job: it has asked for its state.
         wait_for(
-            lambda: job_id() is not None
-            and any(r.method == "GET" and r.path.startswith("/jobs") for r in cli_fake.requests)
+            lambda: (
+                job_id() is not None
+                and any(r.method == "GET" and r.path.startswith("/jobs") for r in cli_fake.requests)
+            )
         )
         process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=30)

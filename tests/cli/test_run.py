@@ -9,7 +9,7 @@ import base64
 import json
 from pathlib import Path
 
-from support.cli_process import Run, base_env, fake_env, run_cli, run_cli_many
+from support.cli_process import Run, base_env, fake_env, run_cli, run_cli_each, run_cli_many
 from un_async.testing import TEST_PUBLIC_KEY, FakeUnsandbox
 
 ERROR_PREFIX = b"un-async: error: "
@@ -74,9 +74,7 @@ def test_credential_errors_exit_3(cli_fake: FakeUnsandbox, tmp_path: Path) -> No
     args = ["run", "-l", "python", "-c", "print('creds')"]
     no_keys = base_env(UNSANDBOX_API_URL=cli_fake.url)
     wrong_key = fake_env(cli_fake, UNSANDBOX_SECRET_KEY="unsb-sk-wrong-wrong-wrong-wrong")
-    missing, rejected = (
-        run_cli(*args, env=env, cwd=tmp_path) for env in (no_keys, wrong_key)
-    )
+    missing, rejected = run_cli_each([(args, no_keys), (args, wrong_key)], cwd=tmp_path)
     assert missing.returncode == 3
     assert "No credentials found" in assert_one_error_line(missing)
     assert rejected.returncode == 3
@@ -133,14 +131,25 @@ def test_every_option_is_sent(cli_fake: FakeUnsandbox, tmp_path: Path) -> None:
     program = tmp_path / "prog.py"
     program.write_text(code)
     run = run_cli(
-        "run", str(program),
-        "-e", "GREETING=hello world", "-e", "FROM_HERE",
-        "-f", "sub/data.csv",
-        "-n", "semitrusted", "--ttl", "42", "--vcpu", "2",
-        "-o", "out",
+        "run",
+        str(program),
+        "-e",
+        "GREETING=hello world",
+        "-e",
+        "FROM_HERE",
+        "-f",
+        "sub/data.csv",
+        "-n",
+        "semitrusted",
+        "--ttl",
+        "42",
+        "--vcpu",
+        "2",
+        "-o",
+        "out",
         env=fake_env(cli_fake, FROM_HERE="copied"),
         cwd=tmp_path,
-    )  # fmt: skip
+    )
     assert run.returncode == 0, run.stderr
     assert run.stdout == b"ok\n"
     sent = [r.json() for r in cli_fake.requests if r.method == "POST" and r.json()["code"] == code]

@@ -72,7 +72,16 @@ def test_the_fibonacci_cassette_holds_the_real_numbers() -> None:
     ]
 
 
-@pytest.mark.parametrize("name", EXAMPLES)
+SLOW_TO_RECORD = pytest.mark.slow(reason="eleven real sandboxed runs, then their replay")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(name, marks=SLOW_TO_RECORD) if name == "fibonacci_async" else name
+        for name in EXAMPLES
+    ],
+)
 async def test_recording_a_real_local_run_and_replaying_it_give_identical_output(
     name: str, tmp_path: Path
 ) -> None:

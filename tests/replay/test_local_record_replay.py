@@ -6,7 +6,9 @@ programs really run (sandboxed) on this machine; replay then starts no process a
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,9 @@ import pytest
 
 from support.replay import read_json
 from un_async import AsyncClient, ExecutionResult, JobTimeoutError
-from un_async.backends.replay import ReplayExecutor
+from un_async.backends.replay import Cassette, Interaction, ReplayExecutor, save_cassette
+from un_async.backends.replay.matching import submit_request
+from un_async.core.models import ExecutionRequest
 
 OUTPUT_LIMIT = 1024
 RESULT_ATTRIBUTES = (
@@ -157,3 +161,48 @@ async def test_a_native_wait_that_timed_out_replays_as_a_timeout(tmp_path: Path)
         with pytest.raises(JobTimeoutError):
             await client.wait_for_job(replayed_id, timeout=0.2)
         assert (await client.cancel_job(replayed_id))["job_id"] == job_id
+
+
+REPLAY_PROGRAM = """\
+import asyncio, sys
+from un_async import AsyncClient
+
+async def main() -> None:
+    options = {"cassette": sys.argv[1]}
+    async with AsyncClient(backend="replay", backend_options=options) as client:
+        result = await client.execute_code("python", "print(1)")
+    print(result.stdout.strip(), result.isolation["level"], "aiohttp" in sys.modules)
+
+asyncio.run(main())
+"""
+
+
+def test_replaying_a_local_cassette_never_loads_the_http_stack(tmp_path: Path) -> None:
+    request = ExecutionRequest(language="python", code="print(1)")
+    final = {"job_id": "local-1", "status": "completed", "stdout": "1\n", "exit_code": 0}
+    final["isolation"] = {"level": "bubblewrap", "network": "none", "warnings": []}
+    cassette = Cassette(
+        level="execution",
+        backend={"name": "local", "native_wait": True},
+        interactions=[
+            Interaction(
+                request=submit_request(request, wait=True),
+                response={"value": final},
+                timing={"elapsed": 0.01},
+            )
+        ],
+    )
+    path = tmp_path / "local.json"
+    save_cassette(cassette, path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("UNSANDBOX_", "UN_ASYNC_"))}
+    done = subprocess.run(
+        [sys.executable, "-c", REPLAY_PROGRAM, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "1 bubblewrap False\n"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from support.replay import read_json, replayer
-from un_async import AsyncClient, NotFoundError
+from un_async import AsyncClient, NotFoundError, UnsupportedOperationError
 from un_async.backends.replay import CassetteMissError
 from un_async.backends.replay.matching import api_request
 from un_async.testing import FakeUnsandbox
@@ -97,3 +97,17 @@ def test_resource_requests_are_normalised_for_matching() -> None:
     }
     tupled = api_request("x", "POST", "/x", body={"ports": (80, 443)})
     assert tupled["body"] == {"ports": [80, 443]}
+
+
+async def test_an_unsupported_resource_call_replays_as_the_same_error(tmp_path: Path) -> None:
+    cassette = tmp_path / "unsupported.json"
+    options = {"cassette": str(cassette), "record_mode": "all", "record_backend": "local"}
+    async with AsyncClient(backend="replay", backend_options=options) as client:
+        with pytest.raises(UnsupportedOperationError) as recorded:
+            await client.sessions.create(ttl=600)
+
+    async with replayer(cassette) as client:
+        with pytest.raises(UnsupportedOperationError) as replayed:
+            await client.sessions.create(ttl=600)
+    assert (replayed.value.backend, replayed.value.operation) == ("local", "sessions.create")
+    assert str(replayed.value) == str(recorded.value)

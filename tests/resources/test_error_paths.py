@@ -12,8 +12,14 @@ from typing import Any
 import aiohttp
 import pytest
 
-from un_async import AsyncClient, NotFoundError, UnsupportedOperationError, ValidationError
-from un_async.testing import FakeUnsandbox
+from un_async import (
+    AsyncClient,
+    NotFoundError,
+    TransportError,
+    UnsupportedOperationError,
+    ValidationError,
+)
+from un_async.testing import FakeUnsandbox, Fault, FaultKind
 
 Call = Callable[[AsyncClient, str], Awaitable[Any]]
 
@@ -136,3 +142,23 @@ async def test_a_malformed_id_is_refused_before_any_request(
         with pytest.raises(ValidationError, match=r"invalid|must be"):
             await ID_CALLS[operation](api, bad_id)
     assert fake.request_count == 0
+
+
+@pytest.mark.parametrize(
+    ("operation", "body"),
+    [
+        ("sessions.get", b"[1, 2]"),
+        ("services.logs", b'"text"'),
+        ("images.trusted", b"[]"),
+        ("sessions.list", b'{"sessions": {"not": "a list"}}'),
+        ("services.list", b'{"services": [1]}'),
+    ],
+)
+async def test_a_reply_of_the_wrong_shape_is_a_transport_error(
+    operation: str, body: bytes, fake: FakeUnsandbox, api: AsyncClient
+) -> None:
+    fake.inject(Fault(kind=FaultKind.STATUS, status_code=200, body=body, times=None))
+    by_id = ID_CALLS.get(operation)
+    call = by_id(api, "unsb-thing-0001") if by_id else OTHER_CALLS[operation](api)
+    with pytest.raises(TransportError, match="malformed reply"):
+        await call

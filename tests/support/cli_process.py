@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import selectors
 import subprocess
 import sys
 import threading
@@ -29,8 +30,12 @@ __all__ = [
     "base_env",
     "fake_env",
     "imported_modules",
+    "read_stdout_lines",
     "run_cli",
+    "run_cli_each",
     "run_cli_many",
+    "run_in_process",
+    "stop_process",
     "wait_for",
 ]
 
@@ -80,13 +85,34 @@ def run_cli(
     )
 
 
+def run_in_process(*args: str, env: Mapping[str, str], stdin: bytes = b"") -> Run:
+    """``un-async *args`` run in this process (no interpreter start-up: for covering many
+    commands quickly); the environment is set to ``env`` for the call."""
+    from click.testing import CliRunner
+
+    from un_async.cli.app import main
+
+    changes: dict[str, str | None] = {key: None for key in os.environ if key not in env}
+    changes.update(env)
+    with CliRunner().isolation(input=stdin, env=changes) as (stdout, stderr, _):
+        status = main(list(args))
+    return subprocess.CompletedProcess(list(args), status, stdout.getvalue(), stderr.getvalue())
+
+
 def run_cli_many(
     cases: Sequence[Sequence[str]], *, env: Mapping[str, str], cwd: Path, timeout: float = 60
 ) -> list[Run]:
     """Several ``un-async`` runs at once (they spend most of their time starting up)."""
+    return run_cli_each([(args, env) for args in cases], cwd=cwd, timeout=timeout)
+
+
+def run_cli_each(
+    cases: Sequence[tuple[Sequence[str], Mapping[str, str]]], *, cwd: Path, timeout: float = 60
+) -> list[Run]:
+    """:func:`run_cli_many` with an environment per run: ``[(args, env), ...]``."""
     with ThreadPoolExecutor(max_workers=max(1, len(cases))) as pool:
         futures = [
-            pool.submit(run_cli, *args, env=env, cwd=cwd, timeout=timeout) for args in cases
+            pool.submit(run_cli, *args, env=env, cwd=cwd, timeout=timeout) for args, env in cases
         ]
         return [future.result() for future in futures]
 
@@ -107,6 +133,39 @@ def wait_for(condition: Callable[[], object], timeout: float = 20.0) -> None:
         if time.monotonic() >= deadline:
             raise AssertionError(f"condition still false after {timeout} s")
         time.sleep(0.005)
+
+
+def read_stdout_lines(
+    process: subprocess.Popen[bytes], count: int, timeout: float = 30
+) -> list[str]:
+    """The first ``count`` stdout lines of ``process``, within ``timeout`` seconds (read
+    unbuffered, so nothing is left waiting in a buffer that ``select`` cannot see)."""
+    assert process.stdout is not None
+    fd = process.stdout.fileno()
+    data = b""
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while data.count(b"\n") < count:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"serve printed only {data!r}"
+            if selector.select(remaining):
+                chunk = os.read(fd, 65536)
+                assert chunk, f"serve exited with {process.wait()}: printed {data!r}"
+                data += chunk
+    return data.decode().splitlines()[:count]
+
+
+def stop_process(process: subprocess.Popen[bytes], signum: int) -> tuple[int, bytes]:
+    """Send ``signum`` and return the exit status and the rest of stderr."""
+    process.send_signal(signum)
+    try:
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return process.returncode, stderr
 
 
 class ThreadedFake:

@@ -27,6 +27,10 @@ BUILTIN_COMMANDS: dict[str, str] = {
     "languages": "un_async.cli.resources.languages:languages",
     "jobs": "un_async.cli.resources.jobs:jobs",
     "snapshots": "un_async.cli.resources.snapshots:snapshots",
+    "sessions": "un_async.cli.resources.sessions:sessions",
+    "services": "un_async.cli.resources.services:services",
+    "images": "un_async.cli.resources.images:images",
+    "key": "un_async.cli.resources.keys:key",
     "doctor": "un_async.cli.doctor:doctor",
     "serve": "un_async.cli.serve:serve",
 }

@@ -81,7 +81,7 @@ class _Finished:
     interrupted: bool = False
 
 
-@click.command("batch")
+@click.command("batch", short_help="Run many programs with a live progress bar.")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("-l", "--language", metavar="LANG", help="Language of every FILE (default: each's).")
 @click.option(

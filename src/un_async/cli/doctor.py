@@ -13,8 +13,6 @@ import asyncio
 import platform
 import sys
 import time
-import urllib.error
-import urllib.request
 from typing import Any
 
 import attrs
@@ -50,26 +48,48 @@ def mask_public_key(key: str) -> str:
     return f"{key[:SHOWN_KEY_CHARS]}…" if key else "(empty)"
 
 
-def _health(base_url: str) -> Check:
-    url = f"{base_url}/health"
+async def _health(client: AsyncClient) -> Check:
+    url = f"{client.config.base_url}/health"
     started = time.perf_counter()
     try:
-        with urllib.request.urlopen(url, timeout=HEALTH_TIMEOUT) as reply:  # noqa: S310
-            status = reply.status
-    except urllib.error.HTTPError as exc:
-        status = exc.code
-    except (OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
+        async with asyncio.timeout(HEALTH_TIMEOUT):
+            await client.health()
+    except TimeoutError:
         return Check(
             False,
             "API",
-            f"{url} unreachable: {reason}",
+            f"{url}: no answer within {HEALTH_TIMEOUT:g} s",
+            "check the network, a proxy, or UNSANDBOX_API_URL",
+        )
+    except Exception as exc:
+        return Check(
+            False,
+            "API",
+            f"{url}: {one_line(describe(exc), 300)}",
             "check the network, a proxy, or UNSANDBOX_API_URL",
         )
     elapsed = (time.perf_counter() - started) * 1000
-    if status != 200:
-        return Check(False, "API", f"{url} answered HTTP {status}", "the service may be down")
-    return Check(True, "API", f"{url} answered 200 in {elapsed:.0f} ms")
+    return Check(True, "API", f"{url} answered in {elapsed:.0f} ms")
+
+
+async def _keys(client: AsyncClient) -> Check:
+    try:
+        reply = await client.keys.validate()
+    except Exception as exc:
+        return Check(False, "keys", one_line(describe(exc), 300), "check the key pair")
+    if not reply.valid:
+        return Check(
+            False,
+            "keys",
+            f"not valid ({reply.reason or 'no reason given'})",
+            "renew or replace the key pair",
+        )
+    details = ", ".join(
+        f"{name} {value}"
+        for name, value in (("tier", reply.tier), ("valid until", reply.expires_at))
+        if value not in (None, "")
+    )
+    return Check(True, "keys", f"valid ({details})" if details else "valid")
 
 
 def _local_checks(facts: dict[str, Any]) -> list[Check]:
@@ -150,9 +170,13 @@ async def _client_checks(client: AsyncClient, checks: list[Check]) -> tuple[list
     else:
         checks.append(Check(True, "credentials", f"not needed by the {executor.name} backend"))
     if executor.name == "unsandbox":
-        health = await asyncio.to_thread(_health, client.config.base_url)
+        health = await _health(client)
         checks.append(health)
         usable = usable and health.ok
+        if usable:
+            keys = await _keys(client)
+            checks.append(keys)
+            usable = keys.ok
     try:
         facts = await asyncio.to_thread(executor.describe)
     except Exception as exc:
@@ -189,7 +213,7 @@ def _unicode_output() -> bool:
     return True
 
 
-@click.command("doctor")
+@click.command("doctor", short_help="Check that code can run here, and how.")
 @backend_option()
 @account_option
 @json_option

@@ -128,6 +128,10 @@ class _RichBar:
             TimeRemainingColumn(),
             console=Console(file=stream),
             transient=False,
+            # Lines printed meanwhile go above the bar only when stdout is that terminal
+            # too; piped stdout (``--json | jq``) must receive them itself.
+            redirect_stdout=sys.stdout.isatty(),
+            redirect_stderr=False,
         )
         self.task = self.progress.add_task(
             "batch", total=counts.total, failed=0, running=counts.running, rate="0.0"

@@ -27,6 +27,7 @@ __all__ = ["run"]
 
 @click.command(
     "run",
+    short_help="Run one program; exit with its exit code.",
     epilog="Exit status: the program's; 124 timed out; 130 cancelled; 2 usage; "
     "3 credentials; 4 other errors.",
 )

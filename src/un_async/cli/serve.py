@@ -18,7 +18,7 @@ from un_async.core.config import is_loopback_host
 __all__ = ["serve"]
 
 
-@click.command("serve")
+@click.command("serve", short_help="Serve an unsandbox-compatible API that runs code here.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
     "--port",

@@ -12,67 +12,36 @@ Use it as an async context manager, or call :meth:`AsyncClient.aclose`::
 from __future__ import annotations
 
 import asyncio
-import functools
-import logging
 import os
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypeVar, Unpack, cast
+from typing import Any, Self, Unpack
 
+from un_async.core.client_resources import ResourceMethods
 from un_async.core.config import ClientConfig
+from un_async.core.credential_chain import ClientCredentials, check_key_pair
 from un_async.core.credentials import CredentialContext, Credentials
-from un_async.core.errors import (
-    ClientClosedError,
-    ConfigurationError,
-    CredentialsError,
-    JobTimeoutError,
-    ValidationError,
-)
+from un_async.core.errors import ClientClosedError, ValidationError
 from un_async.core.events import EventKind, ExecutionEvent
 from un_async.core.execution_options import ExecutionOptions, InputFiles
-from un_async.core.executor import BackendContext, BaseExecutor, SudoCallback, as_executor
+from un_async.core.executor import BackendContext, BaseExecutor, as_executor
 from un_async.core.fanout import DEFAULT_CONCURRENCY, ExecutionStream, ProgressCallback, RequestLike
 from un_async.core.governor import ConcurrencyGovernor
 from un_async.core.ids import path_segment
 from un_async.core.job_lifecycle import JobLifecycle
-from un_async.core.models import (
-    ExecutionRequest,
-    ExecutionResult,
-    JobInfo,
-    Record,
-    Snapshot,
-    check_known_language,
-)
+from un_async.core.language_list import LanguageList
+from un_async.core.models import ExecutionRequest, ExecutionResult, JobInfo, Record
 from un_async.core.plugins import PluginHost, default_host
-from un_async.core.resolve import resolve_credentials
 from un_async.core.retry import RetryPolicy
 
-if TYPE_CHECKING:
-    from un_async.core.waiting import JobWaiter
-    from un_async.resources import (
-        GeneratedImages,
-        Health,
-        Images,
-        Keys,
-        Services,
-        Sessions,
-        Snapshots,
-    )
-
-__all__ = ["UNSET", "AsyncClient", "InputFiles"]  # InputFiles: re-exported
-
-log = logging.getLogger("un_async")
-T = TypeVar("T")
+__all__ = ["UNSET", "AsyncClient", "InputFiles"]
 
 UNSET: Any = object()
 """Default of ``timeout=`` parameters: use the client's configured wait deadline."""
 
-NO_CREDENTIALS = Credentials("", "", "none")
-"""Passed to a backend whose ``requires_credentials`` is False when no keys were given."""
 
-
-class AsyncClient:
+class AsyncClient(ResourceMethods):
     """An unsandbox client bound to one event loop.
 
     Arguments override :class:`ClientConfig` fields (and the environment:
@@ -107,13 +76,8 @@ class AsyncClient:
         plugins: PluginHost | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
-        backend_object = None if backend is None or isinstance(backend, str) else backend
-        executor = None if backend_object is None else as_executor(backend_object)
-        if (public_key is None) != (secret_key is None):
-            missing = "secret_key" if secret_key is None else "public_key"
-            raise CredentialsError(
-                f"public_key and secret_key must be given together; {missing} is missing"
-            )
+        executor = None if backend is None or isinstance(backend, str) else as_executor(backend)
+        check_key_pair(public_key, secret_key)
         self._environ = dict(os.environ if environ is None else environ)
         overrides = {
             "base_url": base_url,
@@ -130,98 +94,32 @@ class AsyncClient:
         self.config = config = ClientConfig.from_arguments(
             config, self._environ, overrides, wait_timeout=timeout, unset=UNSET
         )
-        self.plugins = plugins or default_host()
-        self._context = CredentialContext(
+        self.plugins = plugins = plugins or default_host()
+        self._observed = plugins.has_event_observers()
+        self._executor = executor or BackendContext(
+            name=config.backend,
+            config=config,
+            plugins=plugins,
+            environ=self._environ,
+            options=dict(backend_options or {}),
+        ).build()
+        context = CredentialContext(
             public_key=public_key,
             secret_key=secret_key,
             account_index=account_index,
             environ=self._environ,
         )
-        self._credentials: Credentials | None = None
-        self._credentials_lock: asyncio.Lock | None = None
-        self._observed = self.plugins.has_event_observers()
-        self._executor = executor or self._make_backend(backend_options or {})
-        self._waiter_instance: JobWaiter | None = None
+        self._credentials = ClientCredentials(
+            plugins.credential_providers, context, required=self._executor.requires_credentials
+        )
         self._lifecycle = JobLifecycle(
-            self._executor,
-            cancel_timeout=config.abandon_cancel_timeout,
-            cancel_grace=config.abandon_cancel_grace,
-            emit=self._emit,
+            self._executor, config, emit=self._emit, observed=self._observed
         )
-        self._governor = ConcurrencyGovernor(
-            config.max_concurrency,
-            backoff_base=config.retry.base_delay,
-            backoff_max=config.retry.max_delay,
-            retry_after_cap=config.retry.retry_after_cap,
-            resubmit=config.retry.max_attempts > 1,
-        )
-        cache_languages = self._executor.cache_languages
-        self._languages_cache = self.plugins.languages_cache(config) if cache_languages else None
-        self._result_cache = self.plugins.result_cache(config)
-        self._known_languages: frozenset[str] | None = None
-        self._languages_lock: asyncio.Lock | None = None
+        self._governor = ConcurrencyGovernor.for_config(config)
+        cache = plugins.languages_cache(config) if self._executor.cache_languages else None
+        self._languages = LanguageList(cache)
+        self._result_cache = plugins.result_cache(config)
         self._closed = False
-
-    def _make_backend(self, options: Mapping[str, Any]) -> BaseExecutor:
-        name = self.config.backend
-        factories = self.plugins.backend_factories()
-        factory = factories.get(name)
-        if factory is None:
-            known = ", ".join(sorted(factories)) or "none"
-            raise ConfigurationError(f"unknown backend {name!r} (available: {known})")
-        context = BackendContext(
-            name=name,
-            config=self.config,
-            plugins=self.plugins,
-            environ=self._environ,
-            options=dict(options),
-        )
-        built = factory(context)
-        try:
-            return as_executor(built)
-        except TypeError as exc:
-            raise ConfigurationError(f"backend {name!r}: the factory returned {exc}") from None
-
-    @property
-    def _waiter(self) -> JobWaiter:
-        """The poller for backends without a native wait, built on first use."""
-        if self._waiter_instance is None:
-            from un_async.core.shared_polling import SharedPollingWaiter
-            from un_async.core.waiting import PerJobWaiter, WaitPolicy
-
-            policy = WaitPolicy(
-                schedule=self.config.poll_schedule,
-                jitter=self.config.poll_jitter,
-                retry_after_cap=self.config.retry.retry_after_cap,
-            )
-            self._waiter_instance = (
-                SharedPollingWaiter(self._executor_poll, self._executor.list_job_states, policy)
-                if self.config.shared_polling
-                else PerJobWaiter(self._executor_poll, policy)
-            )
-        return self._waiter_instance
-
-    async def _wait_final(
-        self,
-        credentials: Credentials,
-        job_id: str,
-        deadline: float | None,
-        last: ExecutionResult | None,
-    ) -> ExecutionResult:
-        """The job's final result: the backend's own wait when it has one, else polling."""
-        if not self._executor.native_wait:
-            return await self._waiter.wait(credentials, job_id, deadline=deadline, last=last)
-        try:
-            if deadline is None:
-                return await self._executor.wait_job(credentials, job_id)
-            async with asyncio.timeout_at(deadline):
-                return await self._executor.wait_job(credentials, job_id)
-        except TimeoutError as exc:
-            if isinstance(exc, JobTimeoutError):
-                raise
-            raise JobTimeoutError(
-                f"job {job_id} did not finish before the deadline", job_id=job_id, last_state=last
-            ) from None
 
     @property
     def executor(self) -> BaseExecutor:
@@ -255,8 +153,6 @@ class AsyncClient:
             return
         self._closed = True
         await self._lifecycle.aclose()
-        if self._waiter_instance is not None:
-            await self._waiter_instance.aclose()
         await self._executor.aclose()
 
     @property
@@ -268,30 +164,12 @@ class AsyncClient:
 
     async def credentials(self) -> Credentials:
         """The client's credentials, resolved on first use and then reused."""
-        if self._credentials is None:
-            if self._credentials_lock is None:
-                self._credentials_lock = asyncio.Lock()
-            async with self._credentials_lock:
-                if self._credentials is None:
-                    self._credentials = await resolve_credentials(
-                        self.plugins.credential_providers(), self._context
-                    )
-                    log.debug("using credentials %s", self._credentials)
-        return self._credentials
+        return await self._credentials.resolved()
 
     async def _resolve(self, public_key: str | None, secret_key: str | None) -> Credentials:
         if self._closed:  # fail at once: retrying cannot reopen a closed client
             raise ClientClosedError("the client is closed")
-        if public_key is None and secret_key is None:
-            if not self._executor.requires_credentials:
-                return NO_CREDENTIALS  # e.g. replay from a cassette
-            return await self.credentials()
-        if public_key and secret_key:
-            return Credentials(public_key, secret_key, "explicit")
-        missing = "secret_key" if not secret_key else "public_key"
-        raise CredentialsError(
-            f"public_key and secret_key must be given together; {missing} is missing"
-        )
+        return await self._credentials.for_call(public_key, secret_key)
 
     # -- execution ------------------------------------------------------------------------
 
@@ -340,7 +218,7 @@ class AsyncClient:
         secret_key: str | None = None,
     ) -> ExecutionResult:
         """:meth:`execute_code` for a prepared :class:`ExecutionRequest`."""
-        await self._check_language(request.language)
+        await self._languages.check(request.language)
         credentials = await self._resolve(public_key, secret_key)
         if self._result_cache is not None:
             cached = await self._result_cache.get(request)
@@ -358,7 +236,6 @@ class AsyncClient:
                 if not result.is_final:
                     assert result.job_id is not None
                     result = await self._lifecycle.wait(
-                        self._wait_final,
                         credentials,
                         result.job_id,
                         deadline=deadline,
@@ -412,7 +289,7 @@ class AsyncClient:
     ) -> str:
         """Start an execution and return its job id without waiting."""
         request = ExecutionRequest(language=language, code=code, **options)
-        await self._check_language(request.language)
+        await self._languages.check(request.language)
         credentials = await self._resolve(public_key, secret_key)
         result = await self._lifecycle.submit(
             credentials, request, wait=False, deadline=None, cancel=self.config.cancel_on_abandon
@@ -422,25 +299,6 @@ class AsyncClient:
 
             raise TransportError("the server accepted the execution but returned no job_id")
         return result.job_id
-
-    async def _executor_poll(self, credentials: Credentials, job_id: str) -> ExecutionResult:
-        result = await self._executor.poll_job(credentials, job_id)
-        if self._observed:
-            self._emit("polled", job_id, status=result.status.value)
-        return result
-
-    async def _check_language(self, language: str) -> None:
-        """Reject a language missing from the known list (the last ``get_languages()``
-        answer, else a fresh languages cache, read once); with no list, accept it."""
-        if self._known_languages is None and self._languages_cache is not None:
-            if self._languages_lock is None:
-                self._languages_lock = asyncio.Lock()
-            async with self._languages_lock:
-                if self._known_languages is None and self._languages_cache is not None:
-                    cached = await self._languages_cache.load()
-                    self._known_languages = frozenset(cached or ())
-        if self._known_languages is not None:
-            check_known_language(language, self._known_languages)
 
     def _deadline(self, timeout: float | None) -> float | None:
         seconds = self.config.wait_timeout if timeout is UNSET else timeout
@@ -482,7 +340,6 @@ class AsyncClient:
         deadline = self._deadline(timeout)
         path_segment("job_id", job_id)
         return await self._lifecycle.wait(
-            self._wait_final,
             credentials,
             job_id,
             deadline=deadline,
@@ -518,132 +375,13 @@ class AsyncClient:
 
         ``refresh=True`` skips the cached copy (and updates it).
         """
-        cache = self._languages_cache
-        if cache is not None and not refresh:
-            cached = await cache.load()
-            if cached is not None:
-                self._known_languages = frozenset(cached)
-                return cached
-        credentials = await self._resolve(public_key, secret_key)
-        languages = await self._executor.get_languages(credentials)
-        self._known_languages = frozenset(languages)
-        if cache is not None:
-            await cache.store(languages)
-        return languages
+
+        async def fetch() -> list[str]:
+            credentials = await self._resolve(public_key, secret_key)
+            return await self._executor.get_languages(credentials)
+
+        return await self._languages.get(fetch, refresh=refresh)
 
     def detect_language(self, filename: str, source: str | None = None) -> str | None:
         """The language of ``filename`` (by extension, then ``source``'s shebang)."""
         return self.plugins.detect_language(filename, source)
-
-    # -- snapshots ------------------------------------------------------------------------
-
-    async def session_snapshot(
-        self,
-        session_id: str,
-        *,
-        name: str | None = None,
-        hot: bool = False,
-        public_key: str | None = None,
-        secret_key: str | None = None,
-    ) -> str:
-        """Snapshot a session (``hot=True``: without freezing it); returns the snapshot id."""
-        credentials = await self._resolve(public_key, secret_key)
-        return await self._executor.create_snapshot(credentials, session_id, name=name, hot=hot)
-
-    async def list_snapshots(
-        self, *, public_key: str | None = None, secret_key: str | None = None
-    ) -> list[Snapshot]:
-        """All snapshots of the account."""
-        credentials = await self._resolve(public_key, secret_key)
-        return await self._executor.list_snapshots(credentials)
-
-    async def restore_snapshot(
-        self, snapshot_id: str, *, public_key: str | None = None, secret_key: str | None = None
-    ) -> Record:
-        """Restore a snapshot; the reply describes the restored resource."""
-        credentials = await self._resolve(public_key, secret_key)
-        return await self._executor.restore_snapshot(credentials, snapshot_id)
-
-    async def delete_snapshot(
-        self,
-        snapshot_id: str,
-        *,
-        otp: str | Callable[[str], Awaitable[str]] | None = None,
-        public_key: str | None = None,
-        secret_key: str | None = None,
-    ) -> Record:
-        """Delete a snapshot.
-
-        If the server asks for confirmation (HTTP 428), ``otp`` answers it: a one-time
-        password, or an async callback receiving the ``challenge_id`` and returning one.
-        Without ``otp`` a :class:`SudoRequiredError` carrying the ``challenge_id`` is raised.
-        """
-        credentials = await self._resolve(public_key, secret_key)
-        return await self._executor.delete_snapshot(
-            credentials, snapshot_id, sudo=_sudo_callback(otp)
-        )
-
-    # -- resources (un_async.resources; imported on first use) ---------------------------
-
-    @functools.cached_property
-    def sessions(self) -> Sessions:
-        """Interactive sessions: list, create, shell, freeze, boost, snapshot, delete."""
-        from un_async.resources import Sessions
-
-        return Sessions(self)
-
-    @functools.cached_property
-    def services(self) -> Services:
-        """Persistent services: deploy, resize, domains, logs, env vault, execute, ..."""
-        from un_async.resources import Services
-
-        return Services(self)
-
-    @functools.cached_property
-    def snapshots(self) -> Snapshots:
-        """Snapshots: create, get, restore, lock, clone, delete."""
-        from un_async.resources import Snapshots
-
-        return Snapshots(self)
-
-    @functools.cached_property
-    def images(self) -> Images:
-        """Portable images: publish, share, transfer, spawn, clone."""
-        from un_async.resources import Images
-
-        return Images(self)
-
-    @functools.cached_property
-    def keys(self) -> Keys:
-        """The key pair's validation (``client.keys.validate()``)."""
-        from un_async.resources import Keys
-
-        return Keys(self)
-
-    async def health(
-        self, *, public_key: str | None = None, secret_key: str | None = None
-    ) -> Health:
-        """``GET /health``: the service's status (needs no credentials)."""
-        from un_async.resources.extras import Extras
-
-        return await Extras(self).health(public_key=public_key, secret_key=secret_key)
-
-    async def generate_image(self, prompt: str, **options: Any) -> GeneratedImages:
-        """``POST /image``: AI images for ``prompt`` (``model``, ``size``, ``quality``,
-        ``n``, ``public_key``, ``secret_key``; see :meth:`Extras.generate_image`)."""
-        from un_async.resources.extras import Extras
-
-        return await Extras(self).generate_image(prompt, **options)
-
-
-def _sudo_callback(otp: str | Callable[[str], Awaitable[str]] | None) -> SudoCallback | None:
-    if otp is None:
-        return None
-    if callable(otp):
-        return cast(SudoCallback, otp)
-    code = otp
-
-    async def answer(challenge_id: str) -> str:
-        return code
-
-    return answer

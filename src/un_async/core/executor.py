@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import attrs
 
 from un_async.core.credentials import Credentials
-from un_async.core.errors import UnsupportedOperationError
+from un_async.core.errors import ConfigurationError, UnsupportedOperationError
 from un_async.core.models import ExecutionRequest, ExecutionResult, JobInfo, Record, Snapshot
 
 if TYPE_CHECKING:
@@ -69,6 +69,18 @@ class BackendContext:
     def env_name(self, key: str) -> str:
         """The environment variable for setting ``key``: ``UN_ASYNC_<NAME>_<KEY>``."""
         return f"UN_ASYNC_{self.name.upper()}_{key.upper()}"
+
+    def build(self) -> BaseExecutor:
+        """The backend registered as :attr:`name`, built from this context."""
+        factories = self.plugins.backend_factories()
+        factory = factories.get(self.name)
+        if factory is None:
+            known = ", ".join(sorted(factories)) or "none"
+            raise ConfigurationError(f"unknown backend {self.name!r} (available: {known})")
+        try:
+            return as_executor(factory(self))
+        except TypeError as exc:
+            raise ConfigurationError(f"backend {self.name!r}: the factory returned {exc}") from None
 
     def setting(self, key: str, default: Any = None) -> Any:
         """``options[key]``, else the variable :meth:`env_name` (a string), else ``default``."""

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, TypeVar, cast
 from un_async.core.errors import ConfigurationError, JobTimeoutError, loaded_service_error
 
 if TYPE_CHECKING:
+    from un_async.core.config import ClientConfig
     from un_async.core.service_errors import RateLimitError
 
 __all__ = ["ConcurrencyGovernor", "owns_concurrency_retries"]
@@ -57,6 +58,17 @@ class ConcurrencyGovernor:
     ``retry_after_cap`` bounds a server-sent ``Retry-After``; ``decrease`` is the factor
     applied without server hints; ``resubmit=False`` raises refused submissions.
     """
+
+    @classmethod
+    def for_config(cls, config: ClientConfig) -> ConcurrencyGovernor:
+        """The governor of a client with ``config`` (its limit and retry timings)."""
+        return cls(
+            config.max_concurrency,
+            backoff_base=config.retry.base_delay,
+            backoff_max=config.retry.max_delay,
+            retry_after_cap=config.retry.retry_after_cap,
+            resubmit=config.retry.max_attempts > 1,
+        )
 
     def __init__(
         self,

@@ -3,29 +3,30 @@
 :class:`JobLifecycle` holds what the client must not forget: a submission whose caller gave
 up (deadline or cancellation) is left to finish in the background and the job it reports
 is cancelled; a wait that times out cancels its job when asked to; every such background
-cancellation is tracked, so :meth:`JobLifecycle.aclose` can wait for it (bounded).
+cancellation is tracked, so :meth:`JobLifecycle.aclose` can wait for it (bounded). Waiting
+uses the backend's own wait when it has one (``native_wait``), else a poller — shared
+polling or per-job, per the config — built on first use.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
+from un_async.core.config import ClientConfig
 from un_async.core.credentials import Credentials
 from un_async.core.errors import JobTimeoutError
 from un_async.core.executor import BaseExecutor
 from un_async.core.models import ExecutionRequest, ExecutionResult
 
-__all__ = ["JobLifecycle", "WaitFunction"]
+if TYPE_CHECKING:
+    from un_async.core.waiting import JobWaiter
+
+__all__ = ["JobLifecycle"]
 
 log = logging.getLogger("un_async")
-
-WaitFunction = Callable[
-    [Credentials, str, "float | None", "ExecutionResult | None"], Awaitable[ExecutionResult]
-]
-"""``wait(credentials, job_id, deadline, last_seen)``: the job's final result."""
 
 Emit = Callable[..., None]
 
@@ -33,33 +34,60 @@ Emit = Callable[..., None]
 class JobLifecycle:
     """Submits, waits and cancels for one client.
 
-    ``cancel_timeout`` bounds each background ``cancel_job``; ``cancel_grace`` is how long
-    a timed-out call waits for its cancellation before raising (a slower one goes on in
-    the background).
+    ``config.abandon_cancel_timeout`` bounds each background ``cancel_job``;
+    ``config.abandon_cancel_grace`` is how long a timed-out call waits for its cancellation
+    before raising (a slower one goes on in the background). ``emit`` reports events;
+    ``observed`` says whether anyone listens (polls are reported only then).
     """
 
     def __init__(
-        self,
-        executor: BaseExecutor,
-        *,
-        cancel_timeout: float,
-        cancel_grace: float,
-        emit: Emit,
+        self, executor: BaseExecutor, config: ClientConfig, *, emit: Emit, observed: bool
     ) -> None:
         self.executor = executor
-        self.cancel_timeout = cancel_timeout
-        self.cancel_grace = cancel_grace
+        self.config = config
+        self.cancel_timeout = config.abandon_cancel_timeout
+        self.cancel_grace = config.abandon_cancel_grace
         self._emit = emit
+        self._observed = observed
         self._background: set[asyncio.Task[Any]] = set()
+        self._waiter: JobWaiter | None = None
 
     async def aclose(self) -> None:
-        """Give background cancellations :attr:`cancel_timeout` to settle, then stop them."""
-        if not self._background:
-            return
-        _, late = await asyncio.wait(set(self._background), timeout=self.cancel_timeout)
-        for task in late:
-            task.cancel()
-        await asyncio.gather(*late, return_exceptions=True)
+        """Give background cancellations :attr:`cancel_timeout` to settle, then stop them;
+        close the poller."""
+        if self._background:
+            _, late = await asyncio.wait(set(self._background), timeout=self.cancel_timeout)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        if self._waiter is not None:
+            await self._waiter.aclose()
+
+    @property
+    def waiter(self) -> JobWaiter:
+        """The poller for backends without a native wait, built on first use."""
+        if self._waiter is None:
+            from un_async.core.shared_polling import SharedPollingWaiter
+            from un_async.core.waiting import PerJobWaiter, WaitPolicy
+
+            config = self.config
+            policy = WaitPolicy(
+                schedule=config.poll_schedule,
+                jitter=config.poll_jitter,
+                retry_after_cap=config.retry.retry_after_cap,
+            )
+            self._waiter = (
+                SharedPollingWaiter(self._poll, self.executor.list_job_states, policy)
+                if config.shared_polling
+                else PerJobWaiter(self._poll, policy)
+            )
+        return self._waiter
+
+    async def _poll(self, credentials: Credentials, job_id: str) -> ExecutionResult:
+        result = await self.executor.poll_job(credentials, job_id)
+        if self._observed:
+            self._emit("polled", job_id, status=result.status.value)
+        return result
 
     # -- submitting -----------------------------------------------------------------------
 
@@ -119,7 +147,6 @@ class JobLifecycle:
 
     async def wait(
         self,
-        wait: WaitFunction,
         credentials: Credentials,
         job_id: str,
         *,
@@ -128,10 +155,10 @@ class JobLifecycle:
         cancel: bool,
         cancel_if_abandoned: bool,
     ) -> ExecutionResult:
-        """``wait(...)`` for ``job_id``. On a passed deadline the job is cancelled when
+        """The final result of ``job_id``. On a passed deadline the job is cancelled when
         ``cancel``; when the waiting task itself is cancelled, when ``cancel_if_abandoned``."""
         try:
-            return await wait(credentials, job_id, deadline, last)
+            return await self._wait_final(credentials, job_id, deadline, last)
         except JobTimeoutError:
             if cancel:
                 await self.cancel_after_timeout(credentials, job_id)
@@ -140,6 +167,27 @@ class JobLifecycle:
             if cancel_if_abandoned:
                 self.cancel_in_background(credentials, job_id)
             raise
+
+    async def _wait_final(
+        self,
+        credentials: Credentials,
+        job_id: str,
+        deadline: float | None,
+        last: ExecutionResult | None,
+    ) -> ExecutionResult:
+        if not self.executor.native_wait:
+            return await self.waiter.wait(credentials, job_id, deadline=deadline, last=last)
+        try:
+            if deadline is None:
+                return await self.executor.wait_job(credentials, job_id)
+            async with asyncio.timeout_at(deadline):
+                return await self.executor.wait_job(credentials, job_id)
+        except TimeoutError as exc:
+            if isinstance(exc, JobTimeoutError):
+                raise
+            raise JobTimeoutError(
+                f"job {job_id} did not finish before the deadline", job_id=job_id, last_state=last
+            ) from None
 
     # -- cancelling -----------------------------------------------------------------------
 

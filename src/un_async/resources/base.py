@@ -26,10 +26,12 @@ __all__ = [
     "PortList",
     "StringList",
     "check_choice",
+    "check_flag",
     "check_ports",
     "check_strings",
     "check_vcpu",
     "items_of",
+    "malformed",
     "object_of",
     "segment",
 ]
@@ -82,6 +84,13 @@ def check_choice(name: str, value: object, choices: Iterable[str]) -> str:
     if value not in allowed:
         raise ValidationError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
     return str(value)
+
+
+def check_flag(name: str, value: object) -> bool:
+    """``value`` when it is a bool (``1`` or ``"yes"`` are refused, not guessed)."""
+    if not isinstance(value, bool):
+        raise ValidationError(f"{name} must be True or False, got {value!r}")
+    return value
 
 
 def check_ports(ports: object) -> list[int]:
@@ -137,7 +146,7 @@ class Namespace:
         secret_key: str | None = None,
     ) -> Any:
         """Resolve credentials and send one request; the parsed JSON reply."""
-        from un_async.core.client import _sudo_callback
+        from un_async.core.client_resources import sudo_callback
 
         client = self._client
         credentials = await client._resolve(public_key, secret_key)
@@ -149,5 +158,5 @@ class Namespace:
             body=body,
             text=text,
             query=query,
-            sudo=_sudo_callback(otp),
+            sudo=sudo_callback(otp),
         )

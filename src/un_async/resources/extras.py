@@ -23,7 +23,7 @@ class Extras(Namespace):
     ) -> Health:
         """``GET /health``. The endpoint needs no credentials: the request is signed with
         the client's keys when it has some, else with empty ones."""
-        from un_async.core.client import NO_CREDENTIALS
+        from un_async.core.credential_chain import NO_CREDENTIALS
 
         client = self._client
         try:

@@ -73,13 +73,15 @@ class _MaskedRecord(Record):
 class ResourceRecord(_MaskedRecord):
     """A resource reply: ``DEFAULTS`` overlaid with the server's object.
 
-    ``ID_KEYS`` are the names the id arrives under (the first is canonical); every one of
-    them is filled with the id the reply (or the call) names.
+    ``ID_KEYS`` are the names the id arrives under (the first is canonical); each is
+    filled with the id the reply (or the call) names. ``ID_SOURCES`` are further keys the
+    id may be read from, never filled.
     """
 
     __slots__ = ()
     DEFAULTS: ClassVar[Mapping[str, Any]] = {}
     ID_KEYS: ClassVar[tuple[str, ...]] = ()
+    ID_SOURCES: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def from_reply(cls, data: Mapping[str, Any] | None, *, id: str | None = None) -> Self:
@@ -88,7 +90,8 @@ class ResourceRecord(_MaskedRecord):
         merged: dict[str, Any] = dict(cls.DEFAULTS)
         merged.update(data or {})
         if cls.ID_KEYS:
-            found = next((merged[k] for k in cls.ID_KEYS if _text(merged.get(k))), None) or id
+            sources = (*cls.ID_KEYS, *cls.ID_SOURCES)
+            found = next((merged[k] for k in sources if _text(merged.get(k))), None) or id
             for key in cls.ID_KEYS:
                 if merged.get(key) is None:
                     merged[key] = found
@@ -97,7 +100,7 @@ class ResourceRecord(_MaskedRecord):
     @property
     def id(self) -> str:
         """The resource's id (``""`` when the reply and the call named none)."""
-        for key in self.ID_KEYS:
+        for key in (*self.ID_KEYS, *self.ID_SOURCES):
             value = _text(self.get(key))
             if value is not None:
                 return value
@@ -259,7 +262,8 @@ class SnapshotClone(ResourceRecord):
 
     __slots__ = ()
     DEFAULTS: ClassVar[Mapping[str, Any]] = {"id": None, "type": None}
-    ID_KEYS: ClassVar[tuple[str, ...]] = ("id", "session_id", "service_id")
+    ID_KEYS: ClassVar[tuple[str, ...]] = ("id",)
+    ID_SOURCES: ClassVar[tuple[str, ...]] = ("session_id", "service_id")
 
     @property
     def type(self) -> str | None:

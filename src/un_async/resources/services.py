@@ -25,10 +25,12 @@ from un_async.resources.base import (
     PortList,
     StringList,
     check_choice,
+    check_flag,
     check_ports,
     check_strings,
     check_vcpu,
     items_of,
+    malformed,
     object_of,
     segment,
 )
@@ -49,12 +51,6 @@ _DOMAIN_OPERATIONS = {
     "add": "add_domains",
     "remove": "remove_domains",
 }
-
-
-def _flag(name: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise ValidationError(f"{name} must be True or False, got {value!r}")
-    return value
 
 
 def _path(service_id: str, action: str = "") -> str:
@@ -176,7 +172,7 @@ class Services(Namespace):
             ("show_freeze_page", show_freeze_page),
         ):
             if value is not None:
-                body[key] = _flag(key, value)
+                body[key] = check_flag(key, value)
         if not body:
             raise ValidationError("give vcpu, unfreeze_on_demand or show_freeze_page")
         return await self._patch("services.update", service_id, body, public_key, secret_key)
@@ -203,7 +199,7 @@ class Services(Namespace):
     ) -> Service:
         """``PATCH /services/{id}`` ``{"unfreeze_on_demand"}``: whether a request to a
         frozen service wakes it."""
-        body = {"unfreeze_on_demand": _flag("enabled", enabled)}
+        body = {"unfreeze_on_demand": check_flag("enabled", enabled)}
         operation = "services.set_unfreeze_on_demand"
         return await self._patch(operation, service_id, body, public_key, secret_key)
 
@@ -217,7 +213,7 @@ class Services(Namespace):
     ) -> Service:
         """``PATCH /services/{id}`` ``{"show_freeze_page"}``: whether visitors of a frozen
         service see the unfreeze page (else a JSON error)."""
-        body = {"show_freeze_page": _flag("enabled", enabled)}
+        body = {"show_freeze_page": check_flag("enabled", enabled)}
         operation = "services.set_show_freeze_page"
         return await self._patch(operation, service_id, body, public_key, secret_key)
 
@@ -450,8 +446,6 @@ class Services(Namespace):
         if not wait or job.is_final:
             return job
         if job.job_id is None:
-            from un_async.resources.base import malformed
-
             raise malformed("the execute reply has no job_id")
         return await self._client.wait_for_job(
             job.job_id,

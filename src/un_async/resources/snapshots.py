@@ -11,15 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from un_async.core.errors import ValidationError
 from un_async.core.models import Record, Snapshot
 from un_async.resources.base import (
     Namespace,
     Otp,
     PortList,
     check_choice,
+    check_flag,
     check_ports,
     items_of,
+    malformed,
     object_of,
     segment,
 )
@@ -85,7 +86,7 @@ class Snapshots(Namespace):
         ``hot=True``: while it keeps running). 403 on the free tier."""
         kind = check_choice("source_type", source_type, SOURCE_TYPES)
         path = f"/{kind}s/{segment(f'{kind}_id', source_id)}/snapshot"
-        body: dict[str, Any] = {"hot": _flag("hot", hot)}
+        body: dict[str, Any] = {"hot": check_flag("hot", hot)}
         if name is not None:
             body["name"] = name
         data = await self._call(
@@ -99,8 +100,6 @@ class Snapshots(Namespace):
         reply = object_of(data, "the snapshot reply")
         snapshot = snapshot_of(reply, source_type=kind, source_id=source_id)
         if not snapshot.id:
-            from un_async.resources.base import malformed
-
             raise malformed("the snapshot reply has no id")
         return snapshot
 
@@ -205,9 +204,3 @@ class Snapshots(Namespace):
             secret_key=secret_key,
         )
         return snapshot_of(object_of(data, f"the {action} reply"), id=snapshot_id)
-
-
-def _flag(name: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise ValidationError(f"{name} must be True or False, got {value!r}")
-    return value

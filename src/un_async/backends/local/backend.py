@@ -100,6 +100,11 @@ class LocalBackend(BaseExecutor):
         return self._runner
 
     @property
+    def toolchains(self) -> Mapping[str, Toolchain]:
+        """The runnable languages' toolchains (empty before the first use)."""
+        return dict(self._toolchains)
+
+    @property
     def isolation(self) -> Isolation | None:
         """The probe's findings, once the backend was used."""
         return self._runner.isolation if self._runner else None
@@ -148,12 +153,30 @@ class LocalBackend(BaseExecutor):
         job.task = asyncio.get_running_loop().create_task(self._run(runner, job, chain))
         return job.snapshot()
 
+    async def _slot(self, job: Job) -> bool:
+        """Wait for a free slot; False (and no slot held) when the job is cancelled first."""
+        loop = asyncio.get_running_loop()
+        acquire = loop.create_task(self._slots.acquire())
+        cancelled = loop.create_task(job.cancel_event.wait())
+        try:
+            await asyncio.wait({acquire, cancelled}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            cancelled.cancel()
+            if not acquire.done():
+                acquire.cancel()
+        if acquire.cancelled():
+            return False
+        if job.cancel_event.is_set():
+            self._slots.release()
+            return False
+        return True
+
     async def _run(self, runner: Runner, job: Job, chain: Toolchain) -> None:
         try:
-            async with self._slots:
-                if job.cancel_event.is_set():
-                    job.finish(job.snapshot())
-                    return
+            if not await self._slot(job):
+                job.finish(job.snapshot())
+                return
+            try:
                 job.status = JobStatus.RUNNING
                 result = await runner.execute(
                     job_id=job.id,
@@ -162,6 +185,8 @@ class LocalBackend(BaseExecutor):
                     created_at=job.created_at,
                     cancel=job.cancel_event,
                 )
+            finally:
+                self._slots.release()
             job.finish(result)
         except BaseException as exc:
             if not job.final:
@@ -234,7 +259,9 @@ class LocalBackend(BaseExecutor):
             "isolation": isolation.facts(runner.level, share_network=False),
             "levels_available": list(isolation.available),
             "levels_unavailable": dict(isolation.unavailable),
-            "languages": {name: chain.describe() for name, chain in sorted(self._toolchains.items())},
+            "languages": {
+                name: chain.describe() for name, chain in sorted(self._toolchains.items())
+            },
             "concurrency": self.settings.concurrency,
             "memory_mb": self.settings.memory_mb or "2048 per vCPU",
             "output_limit_bytes": self.settings.output_limit_bytes,

@@ -88,7 +88,7 @@ def _uid_pool() -> UidPool | None:
         fields = line.split()
         if len(fields) == 3:
             inside, _, count = (int(field) for field in fields)
-            if inside <= UID_POOL_BASE and UID_POOL_BASE + UID_POOL_SIZE <= inside + count:
+            if inside <= UID_POOL_BASE and inside + count >= UID_POOL_BASE + UID_POOL_SIZE:
                 return UidPool(UID_POOL_BASE, UID_POOL_SIZE)
     return None
 

@@ -130,8 +130,8 @@ def _probe(environ: Mapping[str, str]) -> Isolation:
         return Isolation(host=host, available=("none",), unavailable={})
     true = os.path.realpath(true)
     if host.uid_pool is not None:
-        uid = host.uid_pool.pick(set())
-        if _run([*confinement(host, _PROBE_LIMITS, uid), true], cwd="/") is not None:
+        dropped = host.uid_pool.pick(set())
+        if _run([*confinement(host, _PROBE_LIMITS, dropped), true], cwd="/") is not None:
             host = attrs.evolve(host, uid_pool=None)
     available: list[str] = []
     tools = {"bubblewrap": host.bwrap, "namespaces": host.unshare}

@@ -13,7 +13,7 @@ import asyncio
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from un_async.backends.local.results import job_entry, local_result
@@ -109,7 +109,7 @@ class JobTable:
     def find(self, job_id: str) -> Job | None:
         return self._jobs.get(job_id)
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[Job]:
         return iter(list(self._jobs.values()))
 
     def running(self) -> list[Job]:

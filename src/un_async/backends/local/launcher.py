@@ -10,18 +10,20 @@ and wait (``--init``: reaps orphans, exits with the program's status or 128+sign
 exit tears the namespace down). ``--kill-all`` instead kills every process of the user it
 dropped to (``kill(-1)``). It is used where ``prlimit``/``setpriv`` cannot do the job.
 
-Standalone on purpose: it imports only the standard library, never ``un_async``. A failure
+Standalone on purpose: it imports only the standard library, never ``un_async`` — and its
+C modules (``_signal``, ``_socket``, ``_struct``) rather than their Python wrappers, whose
+imports (``enum``, ``selectors``) would cost more than everything else it does. A failure
 of its own is reported on stderr prefixed ``un-async-launcher:`` with exit status 125.
 """
 
 from __future__ import annotations
 
+import _signal as signal  # type: ignore[import-not-found]
+import _socket as socket
+import _struct as struct
 import fcntl
 import os
 import resource
-import signal
-import socket
-import struct
 import sys
 
 __all__ = ["main"]
@@ -54,7 +56,9 @@ class _Fail(Exception):
     pass
 
 
-def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None) -> None:
+def _mount(
+    source: str | None, target: str, fstype: str | None, flags: int, data: str | None
+) -> None:
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
@@ -90,10 +94,13 @@ def _hide_and_keep(hide: list[str], keep: list[tuple[str, bool]]) -> None:
 
 
 def _loopback_up() -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
         request = struct.pack("16sH", b"lo", 0)
-        flags = struct.unpack("16sH", fcntl.ioctl(sock, _SIOCGIFFLAGS, request))[1]
-        fcntl.ioctl(sock, _SIOCSIFFLAGS, struct.pack("16sH", b"lo", flags | _IFF_UP))
+        flags = struct.unpack("16sH", fcntl.ioctl(sock.fileno(), _SIOCGIFFLAGS, request))[1]
+        fcntl.ioctl(sock.fileno(), _SIOCSIFFLAGS, struct.pack("16sH", b"lo", flags | _IFF_UP))
+    finally:
+        sock.close()
 
 
 def _set_limit(spec: str) -> None:
@@ -123,7 +130,7 @@ def _run_as_init(argv: list[str]) -> int:
     child = os.fork()
     if child == 0:
         try:
-            os.execv(argv[0], argv)
+            os.execv(argv[0], argv)  # noqa: S606 - the launcher's job
         except OSError as exc:
             os.write(2, f"{PREFIX}: cannot execute {argv[0]}: {exc.strerror}\n".encode())
         os._exit(LAUNCHER_FAILURE)
@@ -178,7 +185,7 @@ def main(args: list[str]) -> int:
         if uid is None or os.getuid() == 0:
             os.write(2, f"{PREFIX}: --kill-all needs --uid of an unprivileged user\n".encode())
             return LAUNCHER_FAILURE
-        try:
+        try:  # noqa: SIM105 - contextlib would double the launcher's start-up time
             os.kill(-1, signal.SIGKILL)
         except ProcessLookupError:
             pass
@@ -186,7 +193,7 @@ def main(args: list[str]) -> int:
     if mode == "--init":
         return _run_as_init(argv)
     try:
-        os.execv(argv[0], argv)
+        os.execv(argv[0], argv)  # noqa: S606 - the launcher's job
     except OSError as exc:
         os.write(2, f"{PREFIX}: cannot execute {argv[0]}: {exc.strerror}\n".encode())
     return LAUNCHER_FAILURE

@@ -12,7 +12,7 @@ import enum
 
 import attrs
 
-__all__ = ["DEFAULT_TTL", "COMPILE_MEMORY_FLOOR_MB", "Limits", "MemoryPolicy"]
+__all__ = ["COMPILE_MEMORY_FLOOR_MB", "DEFAULT_TTL", "Limits", "MemoryPolicy"]
 
 DEFAULT_TTL = 60
 """Seconds of wall-clock time when the request gives no ``ttl`` (as on the service)."""
@@ -47,7 +47,9 @@ class Limits:
     processes: int
     file_size_bytes: int
 
-    def rlimits(self, policy: MemoryPolicy, *, compiling: bool = False) -> dict[str, tuple[int, int]]:
+    def rlimits(
+        self, policy: MemoryPolicy, *, compiling: bool = False
+    ) -> dict[str, tuple[int, int]]:
         """``{name: (soft, hard)}`` for ``setrlimit``/``prlimit`` (names as ``prlimit``'s
         options: ``as``, ``cpu``, ``fsize``, ``nproc``, ``core``).
 

@@ -18,7 +18,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
 
@@ -156,9 +156,8 @@ async def run_program(
     ended_by: Ending = "exit"
     try:
         timeout = max(0.0, deadline - loop.time())
-        done, _ = await asyncio.wait(
-            {protocol.exited, cancelled}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-        )
+        waits: set[asyncio.Future[Any]] = {protocol.exited, cancelled}
+        done, _ = await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         if protocol.exited not in done:
             ended_by = "cancel" if cancel.is_set() else "deadline"
             _kill_group(pid)

@@ -4,10 +4,10 @@ happens (cancellation of the calling task included).
 
 The program's environment is exactly: ``PATH`` (the system directories, after the
 language's own ``bin`` directory when that lies outside them), ``HOME`` and ``PWD`` (the
-work directory, which is also the current directory), ``LANG`` and ``LC_ALL`` (``C.UTF-8``), ``TMPDIR`` (``/tmp`` inside the
-``bubblewrap`` sandbox, the execution's own ``tmp/`` directory below it), the variables
-its language needs (see :mod:`~un_async.backends.local.toolchains`), then the call's
-``env=``, which wins.
+work directory, which is also the current directory), ``LANG`` and ``LC_ALL``
+(``C.UTF-8``), ``TMPDIR`` (``/tmp`` inside the ``bubblewrap`` sandbox, the execution's own
+``tmp/`` directory below it), the variables its language needs (see
+:mod:`~un_async.backends.local.toolchains`), then the call's ``env=``, which wins.
 """
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ from un_async.backends.local.isolation import Isolation
 from un_async.backends.local.limits import DEFAULT_TTL, Limits
 from un_async.backends.local.process import Outcome, run_program
 from un_async.backends.local.results import local_result
-from un_async.backends.local.sandbox import Layout, Step, command
+from un_async.backends.local.sandbox import SANDBOX_TMP, Layout, Step, command
 from un_async.backends.local.settings import LocalSettings
 from un_async.backends.local.toolchains import Toolchain
 from un_async.backends.local.uids import UidLeases, count_processes, kill_uid
 from un_async.backends.local.verdict import Verdict, judge
 from un_async.backends.local.workspace import Workspace
-from un_async.core.models import ExecutionRequest, ExecutionResult, JobStatus
+from un_async.core.models import ExecutionRequest, ExecutionResult
 
 __all__ = ["Runner", "program_env", "source_name_for"]
 
@@ -64,7 +64,7 @@ def program_env(
         "PWD": layout.work,
         "LANG": "C.UTF-8",
         "LC_ALL": "C.UTF-8",
-        "TMPDIR": "/tmp" if level == "bubblewrap" else layout.tmp,
+        "TMPDIR": SANDBOX_TMP if level == "bubblewrap" else layout.tmp,
     }
     for key, value in chain.env.items():
         variables[key] = value.replace("{build}", layout.build).replace("{vcpu}", str(vcpu))
@@ -142,9 +142,17 @@ class Runner:
             for argv, compiling in steps:
                 assert argv is not None
                 outcome = await self._step(
-                    argv, chain, limits, uid, layout, env, deadline, cancel,
-                    compiling=compiling, share_network=share_network,
-                )  # fmt: skip
+                    argv,
+                    chain,
+                    limits,
+                    uid,
+                    layout,
+                    env,
+                    deadline,
+                    cancel,
+                    compiling=compiling,
+                    share_network=share_network,
+                )
                 verdict = judge(
                     outcome,
                     compiling=compiling,

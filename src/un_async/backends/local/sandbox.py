@@ -26,7 +26,16 @@ import attrs
 
 from un_async.backends.local.host import Host
 
-__all__ = ["ETC_ENTRIES", "Layout", "Step", "command", "confinement"]
+__all__ = [
+    "ETC_ENTRIES",
+    "SANDBOX_SHM",
+    "SANDBOX_TMP",
+    "Layout",
+    "Step",
+    "command",
+    "confinement",
+    "hidden_directories",
+]
 
 ETC_ENTRIES = (
     "alternatives",
@@ -52,6 +61,8 @@ ETC_ENTRIES = (
 """``/etc`` entries exposed read-only at ``bubblewrap`` level (no credentials among them);
 ``java-*`` and ``python3*`` configuration directories are added when present."""
 
+SANDBOX_TMP = "/tmp"  # noqa: S108 - the sandbox's own /tmp, backed by the execution's tmp/
+SANDBOX_SHM = "/dev/shm"  # noqa: S108 - likewise, backed by the execution's shm/
 _ROOT_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 
 
@@ -106,14 +117,23 @@ def confinement(
     (and, in a mount namespace, hides ``hide`` but for ``keep``: ``(path, writable)``)."""
     if not init and not loopback and not hide and host.native_confinement:
         assert host.prlimit is not None
-        argv = [host.prlimit, *(f"--{name}={soft}:{hard}" for name, (soft, hard) in rlimits.items())]
+        argv = [
+            host.prlimit,
+            *(f"--{name}={soft}:{hard}" for name, (soft, hard) in rlimits.items()),
+        ]
         argv.append("--")
         if uid is not None:
             assert host.setpriv is not None
             argv += [
-                host.setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
-                "--no-new-privs", "--bounding-set=-all", "--inh-caps=-all", "--",
-            ]  # fmt: skip
+                host.setpriv,
+                f"--reuid={uid}",
+                f"--regid={uid}",
+                "--clear-groups",
+                "--no-new-privs",
+                "--bounding-set=-all",
+                "--inh-caps=-all",
+                "--",
+            ]
         return argv
     argv = [host.python, "-I", "-S", host.launcher]
     if loopback:
@@ -175,12 +195,13 @@ def _bwrap(host: Host, layout: Layout, step: Step) -> list[str]:
     if not host.native_confinement:
         binds = [*binds, host.launcher, str(Path(host.python).parent.parent)]
     binds = list(dict.fromkeys(binds))
-    argv += _parent_dirs(binds, skip=("/usr", "/etc", "/tmp"))
+    argv += _parent_dirs(binds, skip=("/usr", "/etc", SANDBOX_TMP))
     for path in binds:
         argv += ["--ro-bind", path, path]
     argv += ["--proc", "/proc", "--dev", "/dev"]
-    argv += ["--bind", layout.tmp, "/tmp", "--bind", layout.shm, "/dev/shm"]
-    argv += _dirs({str(p) for p in Path(layout.work).parents if str(p) not in {"/", "/tmp"}})
+    argv += ["--bind", layout.tmp, SANDBOX_TMP, "--bind", layout.shm, SANDBOX_SHM]
+    outer = {"/", SANDBOX_TMP}
+    argv += _dirs({str(p) for p in Path(layout.work).parents if str(p) not in outer})
     argv += ["--bind", layout.work, layout.work]
     argv += ["--bind" if step.build_writable else "--ro-bind", layout.build, layout.build]
     argv += ["--chdir", layout.work, "--hostname", "sandbox"]
@@ -207,9 +228,14 @@ def _unshare(host: Host, layout: Layout, step: Step) -> list[str]:
     hide = hidden_directories(host, [layout.root, *step.binds])
     keep = [(path, False) for path in step.binds] + [(layout.root, True)]
     prefix = confinement(
-        host, step.rlimits, step.uid, init=True, loopback=not step.share_network,
-        hide=hide, keep=keep if hide else [],
-    )  # fmt: skip
+        host,
+        step.rlimits,
+        step.uid,
+        init=True,
+        loopback=not step.share_network,
+        hide=hide,
+        keep=keep if hide else [],
+    )
     return argv + prefix + list(step.argv)
 
 
@@ -229,7 +255,7 @@ def hidden_directories(host: Host, needed: Sequence[str]) -> list[str]:
             if not searchable:
                 candidates.add(str(parent))
                 break
-    protected = {"/", "/usr", "/etc", "/tmp", "/proc", "/dev", "/bin", "/lib", "/sbin"}
+    protected = {"/", "/usr", "/etc", SANDBOX_TMP, "/proc", "/dev", "/bin", "/lib", "/sbin"}
     hidden = [
         path
         for path in sorted(candidates)

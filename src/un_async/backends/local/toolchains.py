@@ -125,7 +125,9 @@ def _interpreted(*flags: str) -> PlanBuilder:
 
 
 def _node(chain: Toolchain, source: str, build: str, workdir: str, mb: int, vcpu: int) -> Plan:
-    return Plan(compile=None, run=(chain.tools["interpreter"], f"--max-old-space-size={mb}", source))
+    return Plan(
+        compile=None, run=(chain.tools["interpreter"], f"--max-old-space-size={mb}", source)
+    )
 
 
 def _typescript(
@@ -134,9 +136,16 @@ def _typescript(
     node, heap = chain.tools["interpreter"], f"--max-old-space-size={mb}"
     if "tsc" in chain.tools:
         compile_argv = (
-            chain.tools["tsc"], "--outDir", build, "--target", "es2022", "--module",
-            "commonjs", "--skipLibCheck", source,
-        )  # fmt: skip
+            chain.tools["tsc"],
+            "--outDir",
+            build,
+            "--target",
+            "es2022",
+            "--module",
+            "commonjs",
+            "--skipLibCheck",
+            source,
+        )
         output = str(Path(build) / (Path(source).stem + ".js"))
         return Plan(compile=compile_argv, run=(node, heap, output))
     if "tsx" in chain.tools:
@@ -162,13 +171,21 @@ def _c_family(*flags: str) -> PlanBuilder:
     return plan
 
 
-def _java(chain: Toolchain, source: str, build: str, workdir: str, mb: int, vcpu: int) -> Plan:
+def _java_plan(chain: Toolchain, source: str, build: str, workdir: str, mb: int, vcpu: int) -> Plan:
     jvm = ("-XX:+UseSerialGC", f"-XX:ActiveProcessorCount={vcpu}", "-XX:-UsePerfData")
     compile_argv = (
-        chain.tools["compiler"], f"-J-Xmx{max(mb, 512)}m", "-J-XX:TieredStopAtLevel=1",
-        *(f"-J{flag}" for flag in jvm), "-encoding", "UTF-8", "-sourcepath", workdir,
-        "-d", build, source,
-    )  # fmt: skip
+        chain.tools["compiler"],
+        f"-J-Xmx{max(mb, 512)}m",
+        "-J-XX:TieredStopAtLevel=1",
+        *(f"-J{flag}" for flag in jvm),
+        "-encoding",
+        "UTF-8",
+        "-sourcepath",
+        workdir,
+        "-d",
+        build,
+        source,
+    )
     run = (chain.tools["runtime"], f"-Xmx{mb}m", *jvm, "-cp", build, Path(source).stem)
     return Plan(compile=compile_argv, run=run)
 
@@ -190,7 +207,7 @@ _PLANS: dict[str, PlanBuilder] = {
     "c": _c_family("-O2"),
     "cpp": _c_family("-O2"),
     "rust": _native("-O", "--edition", "2021", "-C", "codegen-units=1"),
-    "java": _java,
+    "java": _java_plan,
     "go": _go,
 }
 
@@ -272,7 +289,7 @@ def _python(environ: Mapping[str, str]) -> Toolchain | None:
         return None
     executable, prefix, base_prefix, version = lines[:4]
     binds = _prefixes(executable)
-    binds += tuple(p for p in (prefix, base_prefix) if not p.startswith(_SYSTEM_ROOTS + ("/usr",)))
+    binds += tuple(p for p in (prefix, base_prefix) if not p.startswith((*_SYSTEM_ROOTS, "/usr")))
     return Toolchain(
         language="python",
         origin=found,
@@ -318,7 +335,9 @@ def _simple(
 
 def _node_chain(environ: Mapping[str, str]) -> Toolchain | None:
     found = _find(("node", "nodejs"), environ)
-    version = _version(r"v?(\d+\.\d+\.\d+)", _output([found, "--version"], environ)) if found else None
+    version = (
+        _version(r"v?(\d+\.\d+\.\d+)", _output([found, "--version"], environ)) if found else None
+    )
     if found is None or version is None:
         return None
     return Toolchain(
@@ -334,9 +353,7 @@ def _node_chain(environ: Mapping[str, str]) -> Toolchain | None:
     )
 
 
-def _typescript_chain(
-    environ: Mapping[str, str], node: Toolchain | None
-) -> Toolchain | None:
+def _typescript_chain(environ: Mapping[str, str], node: Toolchain | None) -> Toolchain | None:
     if node is None:
         return None
     tools = dict(node.tools)
@@ -351,9 +368,13 @@ def _typescript_chain(
                     str(Path(p).parent.parent) for p in paths if not p.startswith(_SYSTEM_ROOTS)
                 )
                 return attrs.evolve(
-                    node, language="typescript", version=f"{tool} {version}", tools=tools,
-                    extension=".ts", binds=tuple(dict.fromkeys(binds)),
-                )  # fmt: skip
+                    node,
+                    language="typescript",
+                    version=f"{tool} {version}",
+                    tools=tools,
+                    extension=".ts",
+                    binds=tuple(dict.fromkeys(binds)),
+                )
     major, minor = (int(part) for part in node.version.split(".")[:2])
     if (major, minor) >= (22, 6):
         return attrs.evolve(node, language="typescript", extension=".ts")
@@ -388,6 +409,11 @@ def _rust(environ: Mapping[str, str]) -> Toolchain | None:
     linker = _find(("cc", "gcc"), environ)
     if found is None or linker is None:
         return None
+    proxy_home = Path(found).parent.parent.parent / ".rustup"
+    if Path(found).parent.parent.name == ".cargo" and proxy_home.is_dir():
+        # rustup's proxy finds its toolchains through RUSTUP_HOME (default ~/.rustup):
+        # when HOME is elsewhere, use the .rustup next to the .cargo it was found in.
+        environ = {"RUSTUP_HOME": str(proxy_home), **environ}
     version = _version(r"rustc (\d+\.\d+\.\d+)", _output([found, "--version"], environ))
     sysroot = _output([found, "--print", "sysroot"], environ)
     if version is None or sysroot is None:
@@ -416,7 +442,7 @@ def _java_version(home: Path, javac: str, environ: Mapping[str, str]) -> str | N
     return found or _version(r"javac (\S+)", _output([javac, "-version"], environ))
 
 
-def _java(environ: Mapping[str, str]) -> Toolchain | None:
+def _java_chain(environ: Mapping[str, str]) -> Toolchain | None:
     javac = _find(("javac",), environ)
     if javac is None:
         return None
@@ -472,9 +498,13 @@ def _lua(environ: Mapping[str, str]) -> Toolchain | None:
         return None
     try:
         done = subprocess.run(  # noqa: S603 - an absolute path found on PATH
-            [found, "-v"], capture_output=True, text=True, timeout=PROBE_TIMEOUT,
-            env=dict(environ), check=False,
-        )  # fmt: skip
+            [found, "-v"],
+            capture_output=True,
+            text=True,
+            timeout=PROBE_TIMEOUT,
+            env=dict(environ),
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     version = _version(r"(?:Lua|LuaJIT) (\d+\.\d+(?:\.\d+)?)", done.stdout + done.stderr)
@@ -499,21 +529,30 @@ _FINDERS: dict[str, Finder] = {
     "c": _c_chain("c", ("gcc", "cc"), ".c"),
     "cpp": _c_chain("cpp", ("g++", "c++"), ".cpp"),
     "rust": _rust,
-    "java": _java,
+    "java": _java_chain,
     "perl": _simple(
         "perl", ("perl",), ("-e", "print $^V"), r"v?(\d+\.\d+\.\d+)", ".pl", oom=("Out of memory",)
     ),
     "go": _go_chain,
     "ruby": _simple(
-        "ruby", ("ruby",), ("-e", "print RUBY_VERSION"), r"(\d+\.\d+\.\d+)", ".rb",
+        "ruby",
+        ("ruby",),
+        ("-e", "print RUBY_VERSION"),
+        r"(\d+\.\d+\.\d+)",
+        ".rb",
         oom=("failed to allocate memory", "NoMemoryError"),
-    ),  # fmt: skip
+    ),
     "php": _simple(
-        "php", ("php",), ("-r", "echo PHP_VERSION;"), r"(\d+\.\d+\.\d+)", ".php",
+        "php",
+        ("php",),
+        ("-r", "echo PHP_VERSION;"),
+        r"(\d+\.\d+\.\d+)",
+        ".php",
         oom=("Allowed memory size", "Out of memory"),
-    ),  # fmt: skip
+    ),
     "lua": _lua,
 }
+
 
 def world_reachable(path: str, *, directory: bool = False) -> bool:
     """True when a user with no relation to the owner can reach ``path``: every

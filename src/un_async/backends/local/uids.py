@@ -45,11 +45,27 @@ def kill_argv(host: Host, uid: int) -> list[str]:
     """The argv that, run by root, kills every process of ``uid``."""
     if host.setpriv is not None and host.kill is not None:
         return [
-            host.setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--",
-            host.kill, "-KILL", "-1",
-        ]  # fmt: skip
-    return [host.python, "-I", "-S", host.launcher, "--uid", str(uid), "--gid", str(uid),
-            "--kill-all", "--"]  # fmt: skip
+            host.setpriv,
+            f"--reuid={uid}",
+            f"--regid={uid}",
+            "--clear-groups",
+            "--",
+            host.kill,
+            "-KILL",
+            "-1",
+        ]
+    return [
+        host.python,
+        "-I",
+        "-S",
+        host.launcher,
+        "--uid",
+        str(uid),
+        "--gid",
+        str(uid),
+        "--kill-all",
+        "--",
+    ]
 
 
 async def kill_uid(host: Host, uid: int) -> None:

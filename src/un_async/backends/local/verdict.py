@@ -84,11 +84,16 @@ def judge(
             status=JobStatus.FAILED, reason="sandbox", exit_code=None, error=outcome.spawn_error
         )
     if outcome.ended_by == "cancel":
-        return Verdict(status=JobStatus.CANCELLED, reason="signal", exit_code=KILLED,
-                       error="cancelled")  # fmt: skip
+        return Verdict(
+            status=JobStatus.CANCELLED, reason="signal", exit_code=KILLED, error="cancelled"
+        )
     if outcome.ended_by == "deadline":
-        return Verdict(status=JobStatus.TIMEOUT, reason="time", exit_code=KILLED,
-                       error=f"wall-clock limit reached ({limits_text})")  # fmt: skip
+        return Verdict(
+            status=JobStatus.TIMEOUT,
+            reason="time",
+            exit_code=KILLED,
+            error=f"wall-clock limit reached ({limits_text})",
+        )
     code = outcome.returncode
     signum: int | None = None
     if code < 0:
@@ -97,27 +102,52 @@ def judge(
         signum = code - 128
     sandbox = _sandbox_message(outcome, code)
     if sandbox is not None:
-        return Verdict(status=JobStatus.FAILED, reason="sandbox", exit_code=None,
-                       error=f"the sandbox failed to start the program: {sandbox}")  # fmt: skip
+        return Verdict(
+            status=JobStatus.FAILED,
+            reason="sandbox",
+            exit_code=None,
+            error=f"the sandbox failed to start the program: {sandbox}",
+        )
     if code == 0:
         return Verdict(status=JobStatus.COMPLETED, reason=None, exit_code=0)
     if signum == signal.SIGXCPU:
-        return Verdict(status=JobStatus.TIMEOUT, reason="time", exit_code=code,
-                       error=f"CPU time limit reached ({limits_text})")  # fmt: skip
+        return Verdict(
+            status=JobStatus.TIMEOUT,
+            reason="time",
+            exit_code=code,
+            error=f"CPU time limit reached ({limits_text})",
+        )
     if signum == signal.SIGXFSZ:
-        return Verdict(status=JobStatus.FAILED, reason="file_size", exit_code=code,
-                       error=f"file size limit reached ({limits_text})")  # fmt: skip
+        return Verdict(
+            status=JobStatus.FAILED,
+            reason="file_size",
+            exit_code=code,
+            error=f"file size limit reached ({limits_text})",
+        )
     tail = outcome.stderr.text()[-_TAIL_CHARS:]
     if any(marker in tail for marker in oom_markers):
-        return Verdict(status=JobStatus.FAILED, reason="memory", exit_code=code,
-                       error=f"out of memory ({limits_text})")  # fmt: skip
+        return Verdict(
+            status=JobStatus.FAILED,
+            reason="memory",
+            exit_code=code,
+            error=f"out of memory ({limits_text})",
+        )
     if compiling:
-        return Verdict(status=JobStatus.FAILED, reason="compile", exit_code=code,
-                       error="compilation failed")  # fmt: skip
+        return Verdict(
+            status=JobStatus.FAILED, reason="compile", exit_code=code, error="compilation failed"
+        )
     if signum is not None:
-        return Verdict(status=JobStatus.FAILED, reason="signal", exit_code=code,
-                       error=f"killed by {_signal_name(signum)}")  # fmt: skip
+        return Verdict(
+            status=JobStatus.FAILED,
+            reason="signal",
+            exit_code=code,
+            error=f"killed by {_signal_name(signum)}",
+        )
     if "File too large" in tail:
-        return Verdict(status=JobStatus.FAILED, reason="file_size", exit_code=code,
-                       error=f"file size limit reached ({limits_text})")  # fmt: skip
+        return Verdict(
+            status=JobStatus.FAILED,
+            reason="file_size",
+            exit_code=code,
+            error=f"file size limit reached ({limits_text})",
+        )
     return Verdict(status=JobStatus.FAILED, reason="exit", exit_code=code)

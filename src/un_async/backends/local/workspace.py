@@ -62,7 +62,7 @@ class Workspace:
         root = tempfile.mkdtemp(prefix=_PREFIX, dir=tempfile.gettempdir())
         workspace = cls(Layout.under(root), uid)
         try:
-            os.chmod(root, 0o711)
+            os.chmod(root, 0o711)  # noqa: S103 - traversable by the execution's uid only
             layout = workspace.layout
             for path in (layout.work, layout.build, layout.tmp, layout.shm):
                 os.mkdir(path, 0o700)

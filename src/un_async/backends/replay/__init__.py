@@ -13,8 +13,12 @@ Two levels, both by dependency injection:
   exchanges and, on replay, re-verifies every request's signature with the plugin host's
   signer.
 
-The file format is described in ``docs/cassettes.md``.
+The file format is described in ``docs/cassettes.md``. The HTTP level (and with it
+aiohttp) is imported on first use of its names, so replaying a local or third-party
+backend's cassette never loads the HTTP stack.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from un_async.backends.replay.cassette import (
     FORMAT,
@@ -35,7 +39,6 @@ from un_async.backends.replay.errors import (
 )
 from un_async.backends.replay.executor import RecordingExecutor, ReplayExecutor
 from un_async.backends.replay.factory import replay_backend, reset_shared_sessions
-from un_async.backends.replay.http import CassetteTransport, verify_signature
 from un_async.backends.replay.modes import Latency, RecordMode
 from un_async.backends.replay.redaction import Redactor, SecretSet
 from un_async.backends.replay.session import CassetteSession
@@ -66,3 +69,17 @@ __all__ = [
     "save_cassette",
     "verify_signature",
 ]
+
+if TYPE_CHECKING:
+    from un_async.backends.replay.http import CassetteTransport, verify_signature
+
+_HTTP_NAMES = frozenset({"CassetteTransport", "verify_signature"})
+
+
+def __getattr__(name: str) -> Any:
+    """Load the HTTP level (:mod:`un_async.backends.replay.http`) on first access."""
+    if name in _HTTP_NAMES:
+        from un_async.backends.replay import http
+
+        return getattr(http, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -71,6 +71,8 @@ class Interaction:
     response: dict[str, Any]
     timing: dict[str, Any] = attrs.Factory(dict)
     polls: list[dict[str, Any]] | None = None
+    decoded: Any = attrs.field(default=None, init=False, repr=False)
+    """Replay's memo of the decoded value it serves (not saved; served as copies)."""
 
     def to_json(self) -> dict[str, Any]:
         """The interaction as stored in a cassette."""

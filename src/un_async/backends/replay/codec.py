@@ -4,9 +4,10 @@ Results, job entries, snapshots and records are ``dict`` instances; they are sto
 the mapping they are and rebuilt by their model's own from-mapping constructor
 (``ExecutionResult(mapping)``, ...), so a replayed value has the same keys and the same
 typed attributes as the recorded one (``reason``, ``truncated``, ``isolation`` and
-artifacts included) whichever backend produced it. Every decode builds fresh objects:
-changing a replayed value never changes the cassette. Resource-call replies
-(``api_call``) are JSON data, stored and returned as they are.
+artifacts included) whichever backend produced it. Replay decodes a recording once and
+serves :func:`fresh` copies: changing a replayed value never changes the cassette or a
+later replay. Resource-call replies (``api_call``) are JSON data, stored and returned as
+they are.
 
 Errors are stored by type name with the fields needed to rebuild them: HTTP errors by
 status, body, method and path (the most specific :class:`~un_async.APIError` subclass
@@ -25,19 +26,50 @@ from un_async.backends.replay.redaction import RESPONSE_HEADERS, allowed_headers
 from un_async.core import errors as sdk_errors
 from un_async.core.models import ExecutionResult, JobInfo, Record, Snapshot
 
-__all__ = ["Decoder", "Encoder", "decode_error", "encode_error", "plain", "value_codec"]
+__all__ = [
+    "Decoder",
+    "Encoder",
+    "decode_error",
+    "encode_error",
+    "fresh",
+    "plain",
+    "value_codec",
+]
 
 Encoder = Callable[[Any], Any]
 Decoder = Callable[[Any], Any]
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def plain(value: Any) -> Any:
     """A copy of ``value`` as plain JSON data (mappings become ``dict``, sequences
     ``list``), so nothing stored shares containers with what a caller holds."""
-    if isinstance(value, Mapping):
-        return {str(key): plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(item) for item in value]
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is dict or isinstance(value, Mapping):
+        return {
+            key if type(key) is str else str(key): item if type(item) in _SCALARS else plain(item)
+            for key, item in value.items()
+        }
+    if kind is list or isinstance(value, list | tuple):
+        return [item if type(item) in _SCALARS else plain(item) for item in value]
+    return value
+
+
+def fresh(value: Any) -> Any:
+    """A copy of a decoded value (a reply model, a list of them, JSON data) that shares
+    no container with it: replay decodes a recording once and serves copies."""
+    if isinstance(value, dict):
+        clone = value.copy()  # a reply model's copy() keeps its class
+        for key, item in clone.items():
+            if type(item) not in _SCALARS:
+                clone[key] = plain(item)
+        return clone
+    if isinstance(value, list):
+        return [fresh(item) for item in value]
     return value
 
 

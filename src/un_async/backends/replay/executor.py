@@ -29,7 +29,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, NoReturn, TypeVar, cast
 
 from un_async.backends.replay.cassette import Cassette, Interaction
-from un_async.backends.replay.codec import decode_error, encode_error, plain, value_codec
+from un_async.backends.replay.codec import (
+    decode_error,
+    encode_error,
+    fresh,
+    plain,
+    value_codec,
+)
 from un_async.backends.replay.errors import CassetteFormatError
 from un_async.backends.replay.matching import api_request, operation_request, submit_request
 from un_async.backends.replay.modes import Latency, RecordMode
@@ -367,9 +373,16 @@ class ReplayExecutor(BaseExecutor):
             raise CassetteFormatError(f"recorded {operation} response has no value or error")
         return value_codec(operation)[1](response["value"])
 
-    async def _serve(self, operation: str, response: dict[str, Any], seconds: Any) -> Any:
+    async def _serve(
+        self, interaction: Interaction, operation: str, response: dict[str, Any], seconds: Any
+    ) -> Any:
+        """The interaction's value (decoded once, served as a fresh copy) or its error."""
         await self._sleep(seconds)
-        return self._value(response, operation)
+        if "error" in response:
+            self._value(response, operation)  # raises a fresh exception every time
+        if interaction.decoded is None:
+            interaction.decoded = self._value(response, operation)
+        return fresh(interaction.decoded)
 
     async def _replay(
         self,
@@ -382,7 +395,10 @@ class ReplayExecutor(BaseExecutor):
             assert self.fallback is not None
             return await forward(self.fallback)
         value = await self._serve(
-            request["operation"], interaction.response, interaction.timing.get("elapsed")
+            interaction,
+            request["operation"],
+            interaction.response,
+            interaction.timing.get("elapsed"),
         )
         return cast(T, value)
 
@@ -406,10 +422,12 @@ class ReplayExecutor(BaseExecutor):
         if wait and polls and _is_final(polls[-1]):
             final = polls[-1]["response"]
             until = interaction.timing.get("until_final", interaction.timing.get("elapsed"))
-            return cast(ExecutionResult, await self._serve("submit", final, until))
+            return cast(ExecutionResult, await self._serve(interaction, "submit", final, until))
         result = cast(
             ExecutionResult,
-            await self._serve("submit", interaction.response, interaction.timing.get("elapsed")),
+            await self._serve(
+                interaction, "submit", interaction.response, interaction.timing.get("elapsed")
+            ),
         )
         if wait and polls is not None and result.job_id is not None:
             # Nothing polled before the deadline: the submitted state repeats.
@@ -461,7 +479,8 @@ class ReplayExecutor(BaseExecutor):
         if interaction.response.get("unfinished") is True:
             await _until_cancelled()
         elapsed = interaction.timing.get("elapsed")
-        return cast(ExecutionResult, await self._serve("wait_job", interaction.response, elapsed))
+        served = await self._serve(interaction, "wait_job", interaction.response, elapsed)
+        return cast(ExecutionResult, served)
 
     async def cancel_job(self, credentials: Credentials, job_id: str) -> Record:
         self._jobs.pop(job_id, None)

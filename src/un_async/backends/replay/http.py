@@ -40,9 +40,12 @@ SIGNED_BACKEND = "unsandbox"
 """The backend whose signer verifies replayed requests (the one this transport serves)."""
 
 
-def verify_signature(request: HttpRequest, credentials: Credentials, signer: Signer) -> None:
+def verify_signature(
+    request: HttpRequest, credentials: Credentials, signer: Signer | None = None
+) -> None:
     """Raise :class:`SignatureMismatchError` unless ``request`` carries exactly the headers
-    ``signer`` produces for ``credentials``, its ``X-Timestamp`` and its exact body bytes.
+    ``signer`` (default: the default plugin host's signer for the unsandbox backend)
+    produces for ``credentials``, its ``X-Timestamp`` and its exact body bytes.
 
     ``reason`` is ``timestamp`` (missing or not whole seconds), ``authorization`` (the
     ``Authorization`` header differs: other keys) or ``signature`` (any other signed
@@ -54,6 +57,10 @@ def verify_signature(request: HttpRequest, credentials: Credentials, signer: Sig
         raise SignatureMismatchError(
             f"{where}: X-Timestamp is missing or not whole seconds", reason="timestamp"
         )
+    if signer is None:
+        from un_async.core.plugins import default_host
+
+        signer = default_host().signer(SIGNED_BACKEND)
     expected = signer.sign(
         credentials,
         timestamp=int(stamp),

@@ -13,7 +13,7 @@ from un_async.cli.runtime import make_client, run_async
 __all__ = ["languages"]
 
 
-@click.command("languages")
+@click.command("languages", short_help="List the languages the backend can run.")
 @click.option("--refresh", is_flag=True, help="Skip the cached list (and update it).")
 @backend_option()
 @account_option

@@ -1,0 +1,57 @@
+"""``un-async doctor``: one ✓/✗ line per check, no secrets, exit 0 when code can run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from support.cli_process import base_env, fake_env, run_cli_each
+from un_async.testing import TEST_PUBLIC_KEY, TEST_SECRET_KEY, FakeUnsandbox
+
+
+def assert_no_secrets(text: str) -> None:
+    """At most 8 characters of the public key; no 5-character run of the secret part of
+    the secret key."""
+    assert TEST_PUBLIC_KEY[:9] not in text
+    secret = TEST_SECRET_KEY.removeprefix("unsb-sk-")
+    for start in range(len(secret) - 4):
+        assert secret[start : start + 5] not in text
+
+
+def test_doctor(cli_fake: FakeUnsandbox, tmp_path: Path) -> None:
+    without_keys = base_env(UNSANDBOX_API_URL=cli_fake.url)
+    cases = [
+        (["doctor"], fake_env(cli_fake)),
+        (["doctor", "--json"], fake_env(cli_fake)),
+        (["doctor"], without_keys),
+        (["doctor", "--backend", "local"], base_env()),
+        (["doctor", "--backend", "nonesuch"], base_env()),
+    ]
+    healthy, as_json, no_keys, local, unknown = run_cli_each(cases, cwd=tmp_path)
+
+    text = healthy.stdout.decode()
+    assert healthy.returncode == 0, text
+    assert "✓ backend: unsandbox" in text
+    assert f"✓ credentials: from environment (public key {TEST_PUBLIC_KEY[:8]}…)" in text
+    assert f"✓ API: {cli_fake.url}/health answered in" in text
+    assert "✓ keys: valid" in text
+    assert "✓ run code:" in text
+    assert_no_secrets(text + healthy.stderr.decode())
+
+    report = json.loads(as_json.stdout)
+    assert report["can_run"] is True
+    assert {check["label"] for check in report["checks"]} >= {"backend", "credentials", "API"}
+    assert_no_secrets(as_json.stdout.decode())
+
+    assert no_keys.returncode == 1
+    assert "✗ credentials:" in no_keys.stdout.decode()
+    assert "UNSANDBOX_PUBLIC_KEY" in no_keys.stdout.decode()
+
+    local_text = local.stdout.decode()
+    assert local.returncode == 0, local_text
+    assert "✓ credentials: not needed by the local backend" in local_text
+    assert "isolation: " in local_text
+    assert "python" in next(line for line in local_text.splitlines() if "languages:" in line)
+
+    assert unknown.returncode == 1
+    assert "✗ backend: unknown backend 'nonesuch'" in unknown.stdout.decode()

@@ -1,0 +1,107 @@
+"""The entry points (``un-async``, ``python -m un_async``) and plugin commands."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from support.cli_process import base_env, run_cli_many
+from un_async._version import __version__
+
+COMMANDS = {
+    "run",
+    "batch",
+    "languages",
+    "jobs",
+    "snapshots",
+    "sessions",
+    "services",
+    "images",
+    "key",
+    "doctor",
+    "serve",
+}
+
+PLUGIN = '''
+import click
+
+from un_async.core.hookspecs import hookimpl
+
+
+@hookimpl
+def register_commands(cli):
+    @cli.command("greet")
+    @click.argument("name")
+    def greet(name):
+        """Say hello (from a plugin)."""
+        click.echo(f"hello, {name}")
+        return 0
+
+    @cli.command("run")
+    def hijack():
+        """A plugin cannot replace a built-in command."""
+        click.echo("hijacked")
+'''
+
+
+def install_plugin(site: Path) -> None:
+    """A distribution on ``site`` whose ``un_async`` entry point is a commands plugin."""
+    site.mkdir()
+    (site / "greeting_plugin.py").write_text(PLUGIN)
+    info = site / "greeting_plugin-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: greeting-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[un_async]\ngreeting = greeting_plugin\n")
+
+
+def test_help_version_and_usage_errors(tmp_path: Path) -> None:
+    helped, version, unknown, subhelp = run_cli_many(
+        [["--help"], ["--version"], ["frobnicate"], ["jobs", "--help"]],
+        env=base_env(),
+        cwd=tmp_path,
+    )
+    assert helped.returncode == 0
+    listed = {
+        line.split()[0]
+        for line in helped.stdout.decode().split("Commands:")[1].splitlines()
+        if line.strip()
+    }
+    assert listed == COMMANDS
+    assert version.stdout.decode().strip().endswith(__version__)
+    assert unknown.returncode == 2
+    assert unknown.stderr.startswith(b"un-async: error: ")
+    assert unknown.stderr.count(b"\n") == 1
+    assert b"frobnicate" in unknown.stderr
+    assert subhelp.returncode == 0
+    assert {"list", "get", "wait", "cancel"} <= set(subhelp.stdout.decode().split())
+
+
+def test_python_dash_m_runs_the_same_command_line(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "un_async", "--help"],
+        capture_output=True,
+        env=base_env(),
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0
+    assert b"Usage: un-async" in done.stdout
+
+
+def test_a_plugin_adds_a_command(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    install_plugin(site)
+    env = base_env(PYTHONPATH=str(site))
+    helped, greeted, builtin = run_cli_many(
+        [["--help"], ["greet", "world"], ["run", "--help"]], env=env, cwd=tmp_path
+    )
+    assert helped.returncode == 0
+    assert b"greet" in helped.stdout
+    assert b"Say hello (from a plugin)." in helped.stdout
+    assert greeted.returncode == 0, greeted.stderr
+    assert greeted.stdout == b"hello, world\n"
+    assert builtin.returncode == 0
+    assert b"hijacked" not in builtin.stdout
+    assert b"--backend" in builtin.stdout

@@ -1,0 +1,87 @@
+"""Input files land in the work directory; artifacts are the files the program created
+or changed there (recursive, relative paths), in the service's form; bad names are
+refused before anything runs and no workspace is ever left behind."""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+
+import pytest
+
+from un_async import AsyncClient, ValidationError
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+PROGRAM = """\
+import os
+with open('data/input.txt') as f:
+    text = f.read()
+with open('result.txt', 'w') as f:
+    f.write(text.upper())
+os.makedirs('out/deep', exist_ok=True)
+with open('out/deep/blob.bin', 'wb') as f:
+    f.write(bytes(range(256)))
+with open('changed.txt', 'a') as f:
+    f.write(' and more')
+os.symlink('/etc/hostname', 'link-to-host-file')
+print(sorted(os.listdir('.')))
+"""
+
+
+async def test_input_files_and_artifacts_round_trip(local: AsyncClient) -> None:
+    result = await local.execute_code(
+        "python",
+        PROGRAM,
+        input_files={
+            "data/input.txt": "hello files",
+            "changed.txt": b"original",
+            "untouched.bin": b"\x00\x01",
+        },
+        return_artifact=True,
+    )
+    assert result.status == "completed", result.stderr
+    assert "'data'" in result.stdout
+    assert "'untouched.bin'" in result.stdout
+    files = {artifact.filename: artifact.content for artifact in result.artifacts}
+    assert files == {
+        "changed.txt": b"original and more",
+        "out/deep/blob.bin": bytes(range(256)),
+        "result.txt": b"HELLO FILES",
+    }
+    listed = {item["filename"]: item["content_base64"] for item in result["artifacts"]}
+    assert base64.b64decode(listed["result.txt"]) == b"HELLO FILES"
+
+
+async def test_no_artifacts_unless_asked(best: AsyncClient) -> None:
+    result = await best.execute_code("bash", "echo made > made.txt")
+    assert result.status == "completed"
+    assert result.artifacts == ()
+    assert "artifacts" not in result
+
+
+@pytest.mark.parametrize(
+    "name", ["../escape.txt", "/etc/passwd", "a/../../b", "dir//file", "./x", "dir/"]
+)
+async def test_bad_input_file_names_are_refused_before_running(
+    best: AsyncClient, private_tmp: Path, name: str
+) -> None:
+    with pytest.raises(ValidationError, match="invalid input file name"):
+        await best.execute_code("bash", "echo ran", input_files={name: b"x"})
+    assert os.listdir(private_tmp) == []
+
+
+async def test_input_file_with_the_source_name_is_renamed_around(best: AsyncClient) -> None:
+    result = await best.execute_code(
+        "python", "print(open('main.py').read())", input_files={"main.py": "data, not code"}
+    )
+    assert result.stdout == "data, not code\n"
+
+
+async def test_workspace_is_removed_after_each_result(best: AsyncClient, private_tmp: Path) -> None:
+    result = await best.execute_code(
+        "bash", "mkdir -p a/b && chmod 000 a/b a && echo done", return_artifact=True
+    )
+    assert result.stdout == "done\n"
+    assert os.listdir(private_tmp) == []
