@@ -2,8 +2,9 @@
 same interpreter running the same program (``python -c pass``), in the same run.
 
 * latency: trivial executions one at a time, floor and backend alternating; the added
-  latency is the median backend wall time minus the median floor wall time, per isolation
-  level (goal: at most :data:`LATENCY_GOAL_MS` at ``bubblewrap``);
+  latency is the median of the per-pair differences (robust to a machine whose load
+  drifts during the run), per isolation level (goal: at most :data:`LATENCY_GOAL_MS` at
+  ``bubblewrap``);
 * throughput: ``batch`` trivial executions at concurrency 2, backend against floor
   (goal: at least :data:`THROUGHPUT_GOAL` of the floor's rate).
 
@@ -88,13 +89,12 @@ async def _level(level: str, runs: int, batch: int) -> dict[str, Any]:
             local.append(await _backend_once(client))
         floor_rate = await _batch(lambda: _floor_once(interpreter), batch)
         local_rate = await _batch(lambda: _backend_once(client), batch)
-    floor_ms = statistics.median(floor) * 1000
-    local_ms = statistics.median(local) * 1000
+    pairs = [mine - raw for mine, raw in zip(local, floor, strict=True)]
     return {
         "interpreter": interpreter,
-        "floor_ms": floor_ms,
-        "local_ms": local_ms,
-        "added_ms": local_ms - floor_ms,
+        "floor_ms": statistics.median(floor) * 1000,
+        "local_ms": statistics.median(local) * 1000,
+        "added_ms": statistics.median(pairs) * 1000,
         "floor_per_s": floor_rate,
         "local_per_s": local_rate,
         "throughput_ratio": local_rate / floor_rate,
@@ -131,8 +131,8 @@ def render_local(results: dict[str, Any]) -> str:
         return ""
     lines = [
         "",
-        f"### Local backend overhead (`python -c pass`; latency: median of {local['runs']} "
-        f"alternating runs; throughput: {local['batch']} runs at concurrency "
+        f"### Local backend overhead (`python -c pass`; latency: medians of {local['runs']} "
+        f"alternating runs, added = median pair difference; throughput: {local['batch']} runs at concurrency "
         f"{local['concurrency']})",
         "",
         "| level | floor ms | local ms | added ms | floor runs/s | local runs/s | ratio |",

@@ -64,14 +64,14 @@ class Settings:
     replay_executions: int = 20_000
     replay_concurrency: int = 64
     import_repetitions: int = 21
-    cli_rounds: int = 5
+    cli_rounds: int = 1
     single_waits: int = 30
     single_rounds: int = 4
     local_runs: int = 30
     local_batch: int = 200
 
 
-FULL = Settings(quick=False)
+FULL = Settings(quick=False, cli_rounds=7)
 QUICK = Settings(
     quick=True,
     seconds=0.5,
@@ -82,7 +82,7 @@ QUICK = Settings(
     memory_per_job=False,
     replay_executions=3000,
     import_repetitions=7,
-    cli_rounds=2,
+    cli_rounds=3,
     single_waits=20,
     single_rounds=1,
     local_runs=10,

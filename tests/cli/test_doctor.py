@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from support.cli_process import base_env, fake_env, run_cli_each
+from support.cli_process import base_env, fake_env, run_cli_each, run_in_process
 from un_async.testing import TEST_PUBLIC_KEY, TEST_SECRET_KEY, FakeUnsandbox
 
 
@@ -20,14 +20,13 @@ def assert_no_secrets(text: str) -> None:
 
 def test_doctor(cli_fake: FakeUnsandbox, tmp_path: Path) -> None:
     without_keys = base_env(UNSANDBOX_API_URL=cli_fake.url)
-    cases = [
-        (["doctor"], fake_env(cli_fake)),
-        (["doctor", "--json"], fake_env(cli_fake)),
-        (["doctor"], without_keys),
-        (["doctor", "--backend", "local"], base_env()),
-        (["doctor", "--backend", "nonesuch"], base_env()),
-    ]
-    healthy, as_json, no_keys, local, unknown = run_cli_each(cases, cwd=tmp_path)
+    healthy, local = run_cli_each(
+        [(["doctor"], fake_env(cli_fake)), (["doctor", "--backend", "local"], base_env())],
+        cwd=tmp_path,
+    )
+    as_json = run_in_process("doctor", "--json", env=fake_env(cli_fake))
+    no_keys = run_in_process("doctor", env=without_keys)
+    unknown = run_in_process("doctor", "--backend", "nonesuch", env=base_env())
 
     text = healthy.stdout.decode()
     assert healthy.returncode == 0, text

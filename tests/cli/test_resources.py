@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from support.cli_process import ThreadedFake, fake_env, run_cli, run_cli_many
+from support.cli_process import ThreadedFake, fake_env, run_cli, run_in_process
 from un_async import AsyncClient
 from un_async.testing import TEST_PUBLIC_KEY, TEST_SECRET_KEY, FakeUnsandbox
 
@@ -39,11 +39,8 @@ def start_jobs(fake: FakeUnsandbox, *codes: str) -> list[str]:
 
 
 def test_languages(cli_fake: FakeUnsandbox, tmp_path: Path) -> None:
-    text, as_json = run_cli_many(
-        [["languages"], ["languages", "--json", "--refresh"]],
-        env=fake_env(cli_fake),
-        cwd=tmp_path,
-    )
+    text = run_cli("languages", env=fake_env(cli_fake), cwd=tmp_path)
+    as_json = run_in_process("languages", "--json", "--refresh", env=fake_env(cli_fake))
     assert text.returncode == 0
     assert text.stdout.decode().splitlines() == list(cli_fake.languages)
     assert json.loads(as_json.stdout) == list(cli_fake.languages)
@@ -55,16 +52,15 @@ def test_jobs_list_get_wait_cancel(sudo_fake: FakeUnsandbox, tmp_path: Path) -> 
     sudo_fake.script("python", slow, duration=600)
     quick_id, slow_id = start_jobs(sudo_fake, quick, slow)
     env = fake_env(sudo_fake)
-    listed, table, got, waited, unconfirmed = run_cli_many(
-        [
+    waited = run_cli("jobs", "wait", quick_id, env=env, cwd=tmp_path)
+    listed, table, got, unconfirmed = (
+        run_in_process(*args, env=env)
+        for args in (
             ["jobs", "list", "--json"],
             ["jobs", "list"],
             ["jobs", "get", quick_id, "--json"],
-            ["jobs", "wait", quick_id],
             ["jobs", "cancel", slow_id],
-        ],
-        env=env,
-        cwd=tmp_path,
+        )
     )
     assert {job["job_id"] for job in json.loads(listed.stdout)} >= {quick_id, slow_id}
     assert table.stdout.decode().splitlines()[0].split()[:2] == ["JOB", "ID"]
@@ -76,7 +72,7 @@ def test_jobs_list_get_wait_cancel(sudo_fake: FakeUnsandbox, tmp_path: Path) -> 
     assert b"-y" in unconfirmed.stderr
     assert sudo_fake.job_status(slow_id) == "running"
 
-    cancelled = run_cli("jobs", "cancel", "-y", slow_id, env=env, cwd=tmp_path)
+    cancelled = run_in_process("jobs", "cancel", "-y", slow_id, env=env)
     assert cancelled.returncode == 0
     assert cancelled.stdout.decode() == f"{slow_id}: cancelled\n"
     assert sudo_fake.job_status(slow_id) == "cancelled"
@@ -87,17 +83,16 @@ def test_jobs_list_get_wait_cancel(sudo_fake: FakeUnsandbox, tmp_path: Path) -> 
 def test_snapshots_with_an_otp_challenge(sudo_fake: FakeUnsandbox, tmp_path: Path) -> None:
     session_id = sudo_fake.add_session()
     env = fake_env(sudo_fake)
-    created = run_cli("snapshots", "create", session_id, "--name", "nightly", env=env, cwd=tmp_path)
+    created = run_in_process("snapshots", "create", session_id, "--name", "nightly", env=env)
     assert created.returncode == 0, created.stderr
     snapshot_id = created.stdout.decode().strip()
-    listed, table, wrong = run_cli_many(
-        [
+    listed, table, wrong = (
+        run_in_process(*args, env=env)
+        for args in (
             ["snapshots", "list", "--json"],
             ["snapshots", "list"],
             ["snapshots", "delete", "-y", "--otp", "000000", snapshot_id],
-        ],
-        env=env,
-        cwd=tmp_path,
+        )
     )
     assert snapshot_id in {item["id"] for item in json.loads(listed.stdout)}
     assert "nightly" in table.stdout.decode()

@@ -9,7 +9,16 @@ import base64
 import json
 from pathlib import Path
 
-from support.cli_process import Run, base_env, fake_env, run_cli, run_cli_each, run_cli_many
+import pytest
+
+from support.cli_process import (
+    Run,
+    base_env,
+    fake_env,
+    run_cli,
+    run_cli_many,
+    run_in_process,
+)
 from un_async.testing import TEST_PUBLIC_KEY, FakeUnsandbox
 
 ERROR_PREFIX = b"un-async: error: "
@@ -47,8 +56,15 @@ def test_each_exit_status(cli_fake: FakeUnsandbox, tmp_path: Path) -> None:
         "invalid request": (["run", "-l", "python", "-c", "1", "-e", "1BAD=x"], 4),
         "unknown job": (["jobs", "get", "no-such-job"], 4),
     }
-    runs = run_cli_many([args for args, _ in cases.values()], env=env, cwd=tmp_path)
-    outcome = dict(zip(cases, runs, strict=True))
+    # One installed-script run per distinct exit status; the other causes of the same
+    # status run in this process (same ``main``, no interpreter start-up).
+    scripted = ["program's code", "service timeout", "cancelled result", "client deadline",
+                "unknown option", "unknown language"]  # fmt: skip
+    runs = run_cli_many([cases[name][0] for name in scripted], env=env, cwd=tmp_path)
+    outcome = dict(zip(scripted, runs, strict=True))
+    for name, (args, _) in cases.items():
+        if name not in outcome:
+            outcome[name] = run_in_process(*args, env=env)
     for name, (_, expected) in cases.items():
         assert outcome[name].returncode == expected, (name, outcome[name].stderr)
 
@@ -74,7 +90,8 @@ def test_credential_errors_exit_3(cli_fake: FakeUnsandbox, tmp_path: Path) -> No
     args = ["run", "-l", "python", "-c", "print('creds')"]
     no_keys = base_env(UNSANDBOX_API_URL=cli_fake.url)
     wrong_key = fake_env(cli_fake, UNSANDBOX_SECRET_KEY="unsb-sk-wrong-wrong-wrong-wrong")
-    missing, rejected = run_cli_each([(args, no_keys), (args, wrong_key)], cwd=tmp_path)
+    missing = run_cli(*args, env=no_keys, cwd=tmp_path)
+    rejected = run_in_process(*args, env=wrong_key)
     assert missing.returncode == 3
     assert "No credentials found" in assert_one_error_line(missing)
     assert rejected.returncode == 3
@@ -102,15 +119,9 @@ def test_json_prints_one_object_and_keeps_the_exit_status(
     cli_fake.script("python", exits_5, stdout="five\n", exit_code=5)
     cli_fake.script("python", times_out, status="timeout", exit_code=None)
     env = fake_env(cli_fake)
-    five, timed_out, failed = run_cli_many(
-        [
-            ["run", "--json", "-l", "python", "-c", exits_5],
-            ["run", "--json", "-l", "python", "-c", times_out],
-            ["run", "--json", "-l", "klingon", "-c", "qapla"],
-        ],
-        env=env,
-        cwd=tmp_path,
-    )
+    five = run_cli("run", "--json", "-l", "python", "-c", exits_5, env=env, cwd=tmp_path)
+    timed_out = run_in_process("run", "--json", "-l", "python", "-c", times_out, env=env)
+    failed = run_in_process("run", "--json", "-l", "klingon", "-c", "qapla", env=env)
     assert five.returncode == 5
     assert five.stdout.count(b"\n") == 1
     result = json.loads(five.stdout)
@@ -166,15 +177,17 @@ def test_every_option_is_sent(cli_fake: FakeUnsandbox, tmp_path: Path) -> None:
     assert b"wrote" in run.stderr
 
 
-def test_programs_from_files_stdin_and_shebangs(cli_fake: FakeUnsandbox, tmp_path: Path) -> None:
+def test_programs_from_files_stdin_and_shebangs(
+    cli_fake: FakeUnsandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
     (tmp_path / "a.js").write_text("console.log('from a file')")
     (tmp_path / "script").write_text("#!/usr/bin/env python3\nprint('from a shebang')\n")
     (tmp_path / "notes").write_text("no language here\n")
     env = fake_env(cli_fake)
-    by_extension, by_shebang, unknown, quiet = run_cli_many(
-        [["run", "a.js"], ["run", "script"], ["run", "notes"], ["run", "-q", "a.js"]],
-        env=env,
-        cwd=tmp_path,
+    by_extension, by_shebang, unknown, quiet = (
+        run_in_process(*args, env=env)
+        for args in (["run", "a.js"], ["run", "script"], ["run", "notes"], ["run", "-q", "a.js"])
     )
     from_stdin = run_cli(
         "run", "-l", "ruby", "-", env=env, cwd=tmp_path, stdin=b"puts 'from stdin'\n"

@@ -93,8 +93,10 @@ def test_resource_requests_are_normalised_for_matching() -> None:
         "method": "PUT",
         "path": "/services/s/env",
         "query": [["a", "1"], ["b", "2"]],
-        "text": "A=1\n",
+        "text_sha256": hashlib.sha256(b"A=1\n").hexdigest(),
+        "text_size": 4,
     }
+    assert "A=1" not in json.dumps(one)  # an environment file's values are never stored
     tupled = api_request("x", "POST", "/x", body={"ports": (80, 443)})
     assert tupled["body"] == {"ports": [80, 443]}
 

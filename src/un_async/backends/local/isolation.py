@@ -140,7 +140,7 @@ def _probe(environ: Mapping[str, str]) -> Isolation:
             unavailable[level] = f"{'bwrap' if level == 'bubblewrap' else 'unshare'} not found"
             continue
         uid = host.uid_pool.pick(set()) if host.uid_pool is not None else None
-        workspace = Workspace.create(uid)
+        workspace = Workspace.create(uid, build=False, etc=level == "bubblewrap")
         try:
             step = Step(argv=(true,), rlimits=_PROBE_LIMITS, uid=uid, share_network=False)
             failure = _run(command(level, host, workspace.layout, step), workspace.layout.work)

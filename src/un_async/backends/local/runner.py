@@ -118,7 +118,8 @@ class Runner:
         uid = self.leases.acquire()
         workspace: Workspace | None = None
         try:
-            workspace = Workspace.create(uid)
+            compiled = chain.compiled
+            workspace = Workspace.create(uid, build=compiled, etc=self.level == "bubblewrap")
             layout = workspace.layout
             source = source_name_for(chain, request)
             for item in request.input_files:
@@ -143,6 +144,7 @@ class Runner:
                 assert argv is not None
                 outcome = await self._step(
                     argv,
+                    compiled,
                     chain,
                     limits,
                     uid,
@@ -204,6 +206,7 @@ class Runner:
     async def _step(
         self,
         argv: tuple[str, ...],
+        has_build: bool,
         chain: Toolchain,
         limits: Limits,
         uid: int | None,
@@ -227,6 +230,7 @@ class Runner:
             uid=uid,
             share_network=share_network,
             binds=chain.binds,
+            build=has_build,
             build_writable=compiling,
         )
         argv_full = command(self.level, host, layout, step)

@@ -3,7 +3,7 @@
 * ``bubblewrap``: ``bwrap`` builds a new root holding ``/usr`` (and its ``/bin``, ``/lib``
   links), a few harmless ``/etc`` files, the toolchain's own prefix, all read-only; the
   work and build directories read-write (build read-only while the program runs); ``/tmp``
-  and ``/dev/shm`` backed by the execution's own directories; fresh ``/proc`` and ``/dev``;
+  and ``/dev/shm`` backed by the execution's own ``tmp/``; fresh ``/proc`` and ``/dev``;
   new PID, IPC, UTS, cgroup and (``zerotrust``) network namespaces. Nothing else of the
   host — no home directory — exists inside.
 * ``namespaces``: ``unshare`` gives new PID, mount, IPC, UTS and (``zerotrust``) network
@@ -62,7 +62,7 @@ ETC_ENTRIES = (
 ``java-*`` and ``python3*`` configuration directories are added when present."""
 
 SANDBOX_TMP = "/tmp"  # noqa: S108 - the sandbox's own /tmp, backed by the execution's tmp/
-SANDBOX_SHM = "/dev/shm"  # noqa: S108 - likewise, backed by the execution's shm/
+SANDBOX_SHM = "/dev/shm"  # noqa: S108 - likewise
 _ROOT_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 
 
@@ -75,7 +75,6 @@ class Layout:
     work: str
     build: str
     tmp: str
-    shm: str
     etc: str
 
     @classmethod
@@ -86,7 +85,6 @@ class Layout:
             work=str(base / "work"),
             build=str(base / "build"),
             tmp=str(base / "tmp"),
-            shm=str(base / "shm"),
             etc=str(base / "etc"),
         )
 
@@ -100,6 +98,8 @@ class Step:
     uid: int | None
     share_network: bool
     binds: tuple[str, ...] = ()
+    build: bool = False
+    """The workspace has a build directory (compiled languages)."""
     build_writable: bool = False
 
 
@@ -199,11 +199,12 @@ def _bwrap(host: Host, layout: Layout, step: Step) -> list[str]:
     for path in binds:
         argv += ["--ro-bind", path, path]
     argv += ["--proc", "/proc", "--dev", "/dev"]
-    argv += ["--bind", layout.tmp, SANDBOX_TMP, "--bind", layout.shm, SANDBOX_SHM]
+    argv += ["--bind", layout.tmp, SANDBOX_TMP, "--bind", layout.tmp, SANDBOX_SHM]
     outer = {"/", SANDBOX_TMP}
     argv += _dirs({str(p) for p in Path(layout.work).parents if str(p) not in outer})
     argv += ["--bind", layout.work, layout.work]
-    argv += ["--bind" if step.build_writable else "--ro-bind", layout.build, layout.build]
+    if step.build:
+        argv += ["--bind" if step.build_writable else "--ro-bind", layout.build, layout.build]
     argv += ["--chdir", layout.work, "--hostname", "sandbox"]
     argv += ["--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"]
     if not step.share_network:

@@ -95,6 +95,12 @@ class Toolchain:
         """The argv of each step for ``source`` (absolute), building into ``build``."""
         return _PLANS[self.language](self, source, build, workdir, memory_mb, vcpu)
 
+    @property
+    def compiled(self) -> bool:
+        """True when the language has a compile step (and needs a build directory)."""
+        plan = self.plan(source="/s/main", build="/b", workdir="/s", memory_mb=64, vcpu=1)
+        return plan.compile is not None
+
     def describe(self) -> str:
         """``"<version> (<main tool>)"`` for diagnostics."""
         main = self.tools.get("compiler") or self.tools.get("interpreter") or ""

@@ -2,9 +2,10 @@
 
 Layout (see :class:`~un_async.backends.local.sandbox.Layout`): ``work/`` holds the input
 files and the source and is the program's current directory and ``HOME``; ``build/``
-receives compiler output; ``tmp/`` and ``shm/`` back the sandbox's ``/tmp`` and
-``/dev/shm``; ``etc/`` holds a minimal ``passwd``/``group``. The root is ``0711`` and
-owned by us; the rest belongs to the execution's uid. :meth:`Workspace.remove` deletes it
+(compiled languages only) receives compiler output; ``tmp/`` backs the sandbox's ``/tmp``
+and ``/dev/shm`` (and is ``TMPDIR`` below it); ``etc/`` (``bubblewrap`` only) holds a
+minimal ``passwd``/``group``. The root is ``0711`` and owned by us; the rest belongs to
+the execution's uid. :meth:`Workspace.remove` deletes it
 all, also what the program made unwritable.
 """
 
@@ -57,19 +58,20 @@ class Workspace:
         self.uid = uid
 
     @classmethod
-    def create(cls, uid: int | None) -> Workspace:
-        """Make the directories (owned by ``uid`` when given; we must be root then)."""
+    def create(cls, uid: int | None, *, build: bool = True, etc: bool = True) -> Workspace:
+        """Make the directories (owned by ``uid`` when given; we must be root then);
+        ``build/`` and ``etc/`` only when asked for."""
         root = tempfile.mkdtemp(prefix=_PREFIX, dir=tempfile.gettempdir())
         workspace = cls(Layout.under(root), uid)
         try:
             os.chmod(root, 0o711)  # noqa: S103 - traversable by the execution's uid only
             layout = workspace.layout
-            for path in (layout.work, layout.build, layout.tmp, layout.shm):
+            for path in (layout.work, layout.tmp, *([layout.build] if build else [])):
                 os.mkdir(path, 0o700)
                 workspace._own(path)
-            os.mkdir(layout.etc, 0o755)
-            user = os.getuid() if uid is None else uid
-            workspace._write_etc(user)
+            if etc:
+                os.mkdir(layout.etc, 0o755)
+                workspace._write_etc(os.getuid() if uid is None else uid)
         except BaseException:
             workspace.remove()
             raise

@@ -144,7 +144,8 @@ def api_request(
 ) -> dict[str, Any]:
     """The normalised form of a resource call (``api_call``): ``call`` is its name (such
     as ``sessions.create``); the body is kept as JSON data, with the contents of any
-    ``input_files`` replaced by their digests, as for ``submit``."""
+    ``input_files`` replaced by their digests, as for ``submit``. A ``text`` body (a
+    service's environment file, which holds secrets) is kept only as its digest and size."""
     normalised: dict[str, Any] = {
         "operation": "api_call",
         "call": call,
@@ -155,7 +156,9 @@ def api_request(
     if body is not None:
         normalised["body"] = _digest_files(json.loads(json.dumps(body, ensure_ascii=False)))
     if text is not None:
-        normalised["text"] = text
+        data = text.encode("utf-8")
+        normalised["text_sha256"] = hashlib.sha256(data).hexdigest()
+        normalised["text_size"] = len(data)
     return normalised
 
 
