@@ -1,6 +1,7 @@
 """Command-line start-up: ``un-async run --backend local hello.py`` against ``python3 hello.py``.
 
-Both run the same one-line program as fresh processes, alternating, after one unmeasured
+Both run the same one-line program as fresh processes with the same interpreter (the one
+running the benchmarks, where ``un-async`` is installed), alternating, after one unmeasured
 run of each (bytecode caches warm, as after ``pip install``). The overhead is the median
 of the per-pair differences; the goal is at most :data:`OVERHEAD_GOAL_MS`. ``un-async
 --help`` is timed too (it imports neither aiohttp nor rich).
@@ -9,7 +10,6 @@ of the per-pair differences; the goal is at most :data:`OVERHEAD_GOAL_MS`. ``un-
 from __future__ import annotations
 
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -33,7 +33,7 @@ def _wall_ms(command: list[str], cwd: str, env: dict[str, str]) -> float:
 def run_cli_startup(rounds: int) -> dict[str, Any]:
     """Median wall times (ms) of ``python3 hello.py``, the CLI running it on the local
     backend, and ``un-async --help``, over ``rounds`` alternating rounds."""
-    python3 = shutil.which("python3") or sys.executable
+    python3 = sys.executable  # the interpreter itself (a ``python3`` on PATH may be a shim)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("UNSANDBOX_", "UN_ASYNC_"))}
     with tempfile.TemporaryDirectory() as folder:
         Path(folder, "hello.py").write_text('print("hello")\n')

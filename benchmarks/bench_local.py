@@ -34,6 +34,19 @@ CONCURRENCY = 2
 PROGRAM = "pass"
 
 
+def _floor_env(home: str) -> dict[str, str]:
+    """The environment the backend gives a Python program (so that both start alike)."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": home,
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "TMPDIR": home,
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+
+
 async def _floor_once(interpreter: str) -> float:
     started = time.perf_counter()
     process = await asyncio.create_subprocess_exec(
@@ -43,6 +56,8 @@ async def _floor_once(interpreter: str) -> float:
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        env=_floor_env(tempfile.gettempdir()),
+        cwd=tempfile.gettempdir(),
     )
     await process.communicate()
     return time.perf_counter() - started
@@ -112,6 +127,7 @@ def run_local(*, runs: int, batch: int) -> dict[str, Any]:
         "latency_goal_ms": LATENCY_GOAL_MS,
         "throughput_goal": THROUGHPUT_GOAL,
         "levels": {},
+        "load_average_before": os.getloadavg()[0],
     }
     with tempfile.TemporaryDirectory(prefix="un-async-bench-") as folder:
         os.chmod(folder, 0o711)  # noqa: S103 - the level ``none`` uid must reach its work dir
@@ -121,6 +137,7 @@ def run_local(*, runs: int, batch: int) -> dict[str, Any]:
                 results["levels"][level] = asyncio.run(_level(level, runs, batch))
         finally:
             tempfile.tempdir = saved
+    results["load_average_after"] = os.getloadavg()[0]
     return results
 
 
@@ -132,8 +149,8 @@ def render_local(results: dict[str, Any]) -> str:
     lines = [
         "",
         f"### Local backend overhead (`python -c pass`; latency: medians of {local['runs']} "
-        f"alternating runs, added = median pair difference; throughput: {local['batch']} runs at concurrency "
-        f"{local['concurrency']})",
+        f"alternating runs, added = median pair difference; throughput: {local['batch']} "
+        f"runs at concurrency {local['concurrency']})",
         "",
         "| level | floor ms | local ms | added ms | floor runs/s | local runs/s | ratio |",
         "|---|---|---|---|---|---|---|",
@@ -159,4 +176,8 @@ def render_local(results: dict[str, Any]) -> str:
         ]
     for level, why in local["levels_unavailable"].items():
         lines.append(f"Level {level} unavailable here: {why}.")
+    lines.append(
+        f"Load average (1 min) {local['load_average_before']:.1f} before, "
+        f"{local['load_average_after']:.1f} after: wall-clock figures grow with it."
+    )
     return "\n".join(lines) + "\n"

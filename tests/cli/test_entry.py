@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from support.cli_process import base_env, run_cli_many
+from support.cli_process import base_env, run_cli_many, run_in_process
 from un_async._version import __version__
 
 COMMANDS = {
@@ -37,6 +37,13 @@ def register_commands(cli):
         """Say hello (from a plugin)."""
         click.echo(f"hello, {name}")
         return 0
+
+    @cli.command("refuse")
+    def refuse():
+        """Fail with a status of its own."""
+        from un_async.cli.errors import CliError
+
+        raise CliError("the plugin says no\\nat length", 5)
 
     @cli.command("run")
     def hijack():
@@ -77,6 +84,15 @@ def test_help_version_and_usage_errors(tmp_path: Path) -> None:
     assert {"list", "get", "wait", "cancel"} <= set(subhelp.stdout.decode().split())
 
 
+def test_a_group_without_a_command_shows_its_help() -> None:
+    for args in ([], ["jobs"]):
+        shown = run_in_process(*args, env=base_env())
+        assert shown.returncode == 2
+        assert shown.stdout == b""
+        assert shown.stderr.startswith(b"Usage: un-async")
+        assert b"Commands:" in shown.stderr
+
+
 def test_python_dash_m_runs_the_same_command_line(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "un_async", "--help"],
@@ -94,8 +110,8 @@ def test_a_plugin_adds_a_command(tmp_path: Path) -> None:
     site = tmp_path / "site"
     install_plugin(site)
     env = base_env(PYTHONPATH=str(site))
-    helped, greeted, builtin = run_cli_many(
-        [["--help"], ["greet", "world"], ["run", "--help"]], env=env, cwd=tmp_path
+    helped, greeted, builtin, refused = run_cli_many(
+        [["--help"], ["greet", "world"], ["run", "--help"], ["refuse"]], env=env, cwd=tmp_path
     )
     assert helped.returncode == 0
     assert b"greet" in helped.stdout
@@ -105,3 +121,5 @@ def test_a_plugin_adds_a_command(tmp_path: Path) -> None:
     assert builtin.returncode == 0
     assert b"hijacked" not in builtin.stdout
     assert b"--backend" in builtin.stdout
+    assert refused.returncode == 5
+    assert refused.stderr == b"un-async: error: the plugin says no at length\n"

@@ -25,19 +25,14 @@ def fib(n: int) -> int:
     return a
 
 
-def test_local_runs_real_programs(tmp_path: Path) -> None:
-    (tmp_path / "awkward.py").write_text(AWKWARD)
-    (tmp_path / "sleepy.py").write_text("import time\ntime.sleep(30)\n")
-    env = base_env()
-    hello, awkward, sleepy, languages, quiet = run_cli_many(
+def test_the_newcomer_path(tmp_path: Path) -> None:
+    hello, languages, quiet = run_cli_many(
         [
             ["run", "--backend", "local", str(HELLO)],
-            ["run", "--backend", "local", "awkward.py"],
-            ["run", "--backend", "local", "--ttl", "1", "sleepy.py"],
             ["languages", "--backend", "local", "--json"],
             ["run", "--backend", "local", "-q", "-l", "python", "-c", "print(6 * 7)"],
         ],
-        env=env,
+        env=base_env(),
         cwd=tmp_path,
     )
     assert hello.returncode == 0, hello.stderr
@@ -45,20 +40,29 @@ def test_local_runs_real_programs(tmp_path: Path) -> None:
     assert lines[0].startswith("Hello from Python 3.")
     assert lines[1] == "Fibonacci: " + " ".join(str(fib(n)) for n in range(11))
     assert hello.stderr == b""
+    assert languages.returncode == 0
+    assert "python" in json.loads(languages.stdout)
+    assert quiet.stdout == b"42\n"
+    assert quiet.stderr == b""
 
+
+def test_real_output_exit_codes_and_time_limits(tmp_path: Path) -> None:
+    (tmp_path / "awkward.py").write_text(AWKWARD)
+    (tmp_path / "sleepy.py").write_text("import time\ntime.sleep(30)\n")
+    awkward, sleepy = run_cli_many(
+        [
+            ["run", "--backend", "local", "awkward.py"],
+            ["run", "--backend", "local", "--ttl", "1", "sleepy.py"],
+        ],
+        env=base_env(),
+        cwd=tmp_path,
+    )
     assert awkward.returncode == 3
     assert awkward.stdout == "nul:\x00 esc:\x1b[1m cr:\r é ✓ no newline".encode()
     assert awkward.stderr == b"to stderr\n\tindented, no newline"
-
     assert sleepy.returncode == 124
     assert sleepy.stdout == b""
     assert b"timed out" in sleepy.stderr
-
-    assert languages.returncode == 0
-    assert "python" in json.loads(languages.stdout)
-
-    assert quiet.stdout == b"42\n"
-    assert quiet.stderr == b""
 
 
 def test_startup_imports_neither_aiohttp_nor_rich(tmp_path: Path) -> None:

@@ -218,3 +218,14 @@ def test_a_long_multiline_error_is_one_line(tmp_path: Path) -> None:
     text = assert_one_error_line(run)
     assert "first line second line" in text
     assert TEST_PUBLIC_KEY not in text
+
+
+def test_debug_adds_the_traceback(cli_fake: FakeUnsandbox) -> None:
+    args = ["run", "-l", "python", "-c", "print('debug')"]
+    env = base_env(UNSANDBOX_API_URL=cli_fake.url)  # no keys: a credentials error
+    plain = run_in_process(*args, env=env)
+    debug = run_in_process("--debug", *args, env=env)
+    assert plain.returncode == debug.returncode == 3
+    assert b"Traceback" not in plain.stderr
+    assert debug.stderr.startswith(b"Traceback")
+    assert debug.stderr.splitlines()[-1] == plain.stderr.strip()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from support.local_backend import local_environ, options
 from un_async import AsyncClient, ValidationError
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -85,3 +86,23 @@ async def test_workspace_is_removed_after_each_result(best: AsyncClient, private
     )
     assert result.stdout == "done\n"
     assert os.listdir(private_tmp) == []
+
+
+async def test_artifacts_over_the_cap_are_listed_not_returned(
+    best_level: str, private_tmp: Path, secret_home: Path
+) -> None:
+    async with AsyncClient(
+        backend="local",
+        backend_options=options(best_level, artifact_limit_mb=1),
+        environ=local_environ(secret_home),
+    ) as client:
+        result = await client.execute_code(
+            "bash",
+            "head -c 700000 /dev/zero > a.bin; head -c 700000 /dev/zero > b.bin; echo hi > c.txt",
+            return_artifact=True,
+        )
+    returned = {artifact.filename: len(artifact.content) for artifact in result.artifacts}
+    assert len(returned) == 2
+    assert returned["c.txt"] == 3
+    assert len(result["artifacts_omitted"]) == 1
+    assert set(result["artifacts_omitted"]) | set(returned) == {"a.bin", "b.bin", "c.txt"}

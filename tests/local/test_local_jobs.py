@@ -48,7 +48,7 @@ async def test_cancel_answers_at_once_and_kills_the_tree(local: AsyncClient) -> 
     await until(lambda: len(live_processes(token)) == 2, timeout=10)
     started = time.perf_counter()
     reply = await local.cancel_job(job_id)
-    assert time.perf_counter() - started < 0.1
+    assert time.perf_counter() - started < 0.5
     assert (reply["job_id"], reply["status"]) == (job_id, "cancelled")
     result = await local.wait_for_job(job_id)
     assert result.status == "cancelled"
@@ -63,7 +63,8 @@ async def test_cancel_of_a_queued_job(fresh: AsyncClient) -> None:
     assert (await fresh.get_job(queued)).status == "pending"
     await fresh.cancel_job(queued)
     result = await fresh.wait_for_job(queued)
-    assert (result.status, result.stdout) == ("cancelled", "")
+    assert (result.status, result.stdout, result.exit_code) == ("cancelled", "", None)
+    assert result.error == "cancelled before it started"
     for job_id in blockers:
         await fresh.cancel_job(job_id)
 

@@ -88,3 +88,13 @@ async def test_missing_language_names_what_to_install(fresh: AsyncClient) -> Non
 async def test_unknown_language_lists_the_available_ones(fresh: AsyncClient) -> None:
     with pytest.raises(ValidationError, match=r"available here: .*python"):
         await fresh.execute_code("klingon", "qapla")
+
+
+async def test_an_unavailable_language_is_named_by_the_backend_even_after_get_languages() -> None:
+    from un_async import AsyncClient, ValidationError
+
+    async with AsyncClient(backend="local") as client:
+        languages = await client.get_languages()
+        missing = next(name for name in ("go", "ruby", "php", "lua") if name not in languages)
+        with pytest.raises(ValidationError, match="install"):
+            await client.execute_code(missing, "print(1)")

@@ -10,6 +10,8 @@ package is imported as ``support`` under any import mode:
 * :mod:`support.handler_watch`: knowing when the fake server has finished a request.
 * :mod:`support.tls`: trusting the test certificate (the ``tls_files`` fixture).
 * :mod:`support.replay`: comparing recorded and replayed results.
+* :mod:`support.cli_process`: the installed ``un-async`` script, and a fake server on a
+  background thread for it.
 """
 
 from __future__ import annotations

@@ -95,6 +95,12 @@ def _usage_message(error: click.UsageError) -> str:
     return f"{error.format_message()}{where}"
 
 
+def _is_bare_group(error: click.UsageError) -> bool:
+    """A group called without a command (click 8.2+ raises this; 8.1 prints the help)."""
+    bare = getattr(click.exceptions, "NoArgsIsHelpError", None)
+    return bare is not None and isinstance(error, bare)
+
+
 def _invoke(args: Sequence[str] | None) -> int:
     result: Any = cli.main(
         args=list(args) if args is not None else None,
@@ -106,12 +112,16 @@ def _invoke(args: Sequence[str] | None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (``un-async`` exits with it)."""
+    STATE.debug = False
     try:
         return _invoke(argv)
     except click.exceptions.Exit as done:
         return done.exit_code
     except click.UsageError as error:
-        report(_usage_message(error))
+        if _is_bare_group(error) and error.ctx is not None:  # a group alone: its help
+            click.echo(error.ctx.get_help(), err=True)
+        else:
+            report(_usage_message(error))
         return exit_codes.USAGE
     except click.Abort as error:
         if isinstance(error.__context__, KeyboardInterrupt):
@@ -123,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report(error.format_message())
         return error.exit_code
     except Interrupted:
-        warn("interrupted; unfinished jobs were cancelled")
+        warn("interrupted (the jobs this command started were cancelled)")
         return exit_codes.INTERRUPTED
     except KeyboardInterrupt:
         warn("interrupted")

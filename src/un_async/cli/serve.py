@@ -76,7 +76,7 @@ def serve(
     if not is_loopback_host(host):
         warn(f"listening on {host}: reachable from other machines (--allow-remote)")
 
-    def announce(url: str, client: object, languages: list[str]) -> None:
+    def announce(url: str, languages: list[str]) -> None:
         warn(
             f"serving the unsandbox API on {url} with the {backend} backend "
             f"({len(languages)} languages); stop with Ctrl-C"
@@ -91,7 +91,7 @@ def serve(
             account=account,
             sync_wait=sync_wait,
             announce=announce,
-            request_log=None if quiet else warn,
+            request_log=None if quiet else (lambda line: warn(f"serve: {line}")),
         )
     )
     return 0

@@ -116,8 +116,9 @@ class AsyncClient(ResourceMethods):
             self._executor, config, emit=self._emit, observed=self._observed
         )
         self._governor = ConcurrencyGovernor.for_config(config)
-        cache = plugins.languages_cache(config) if self._executor.cache_languages else None
-        self._languages = LanguageList(cache)
+        own_check = not self._executor.cache_languages  # the backend checks languages itself
+        cache = None if own_check else plugins.languages_cache(config)
+        self._languages = LanguageList(cache, precheck=not own_check)
         self._result_cache = plugins.result_cache(config)
         self._closed = False
 

@@ -96,8 +96,9 @@ class BaseExecutor(abc.ABC):
     Class attributes say what a backend is: ``requires_credentials`` (False: the client
     passes placeholder credentials when the caller gave none), ``native_wait`` (True:
     :meth:`wait_job` awaits completion directly and the client does not poll) and
-    ``cache_languages`` (False: the client never keeps this backend's language list in the
-    service's languages cache file).
+    ``cache_languages`` (False: the backend checks languages itself, so the client neither
+    keeps its language list in the service's languages cache file nor pre-checks a
+    language against that list).
     """
 
     name: str = "backend"

@@ -16,15 +16,19 @@ __all__ = ["LanguageList"]
 
 
 class LanguageList:
-    """One client's view of its backend's languages; ``cache`` may be ``None`` (no file)."""
+    """One client's view of its backend's languages; ``cache`` may be ``None`` (no file).
+    ``precheck=False`` leaves every check to the backend (which names what to install)."""
 
-    def __init__(self, cache: LanguagesCache | None) -> None:
+    def __init__(self, cache: LanguagesCache | None, *, precheck: bool = True) -> None:
         self.cache = cache
+        self.precheck = precheck
         self.known: frozenset[str] | None = None
         self._lock: asyncio.Lock | None = None
 
     async def check(self, language: str) -> None:
         """Raise :class:`~un_async.ValidationError` if the known list lacks ``language``."""
+        if not self.precheck:
+            return
         if self.known is None and self.cache is not None:
             if self._lock is None:
                 self._lock = asyncio.Lock()

@@ -7,6 +7,7 @@ import secrets
 import attrs
 
 from un_async.core.credentials import Credentials
+from un_async.core.errors import CredentialsError
 
 __all__ = ["ServerAccount", "generate_account", "parse_account"]
 
@@ -33,5 +34,8 @@ def parse_account(text: str) -> ServerAccount:
     public_key, sep, secret_key = text.partition(":")
     if not sep or not public_key or not secret_key:
         raise ValueError("expected PUBLIC_KEY:SECRET_KEY")
-    Credentials(public_key, secret_key, "--account")  # the SDK's own key checks
+    try:
+        Credentials(public_key, secret_key, "--account")  # the SDK's own key checks
+    except CredentialsError as exc:
+        raise ValueError(str(exc)) from None
     return ServerAccount(public_key, secret_key)

@@ -18,6 +18,7 @@ offer, 500 otherwise.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -43,6 +44,9 @@ log = logging.getLogger("un_async.server")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 RequestLog = Callable[[str], None]
 """Receives one line per request: method, path, status and milliseconds (no headers)."""
+
+_ACCOUNT: contextvars.ContextVar[str | None] = contextvars.ContextVar("account", default=None)
+"""The public key of the request being handled (each request is handled in its own task)."""
 
 UNAUTHENTICATED = frozenset({"/health"})
 AUTH_OPTIONAL = frozenset({"/languages"})
@@ -112,16 +116,17 @@ class ExecutionService:
         if path in UNAUTHENTICATED or (
             path in AUTH_OPTIONAL and "Authorization" not in request.headers
         ):
-            request["account"] = None
+            _ACCOUNT.set(None)
             return await handler(request)
         body = await request.read()
-        request["account"] = self.verifier.verify(
+        account = self.verifier.verify(
             method=request.method,
             path=path,
             query=request.query_string,
             body=body,
             headers=request.headers,
         )
+        _ACCOUNT.set(account)
         return await handler(request)
 
     def _error_reply(self, exc: Exception) -> web.Response:
@@ -138,7 +143,9 @@ class ExecutionService:
         return _reply(500, error_body("internal_error", f"{type(exc).__name__}: {exc}"))
 
     def _account(self, request: web.Request) -> str:
-        account: str = request["account"]
+        account = _ACCOUNT.get()
+        if account is None:  # an endpoint that needs a caller was reached without one
+            raise AuthenticationFailed("unauthorized", "this endpoint needs authentication")
         return account
 
     def _owned(self, request: web.Request) -> str:

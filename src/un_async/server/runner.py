@@ -37,13 +37,13 @@ async def serve_until_stopped(
     backend_options: Mapping[str, Any] | None,
     account: ServerAccount,
     sync_wait: float,
-    announce: Callable[[str, AsyncClient, list[str]], None],
+    announce: Callable[[str, list[str]], None],
     request_log: RequestLog | None,
     stdout: IO[str] | None = None,
 ) -> None:
     """Serve until SIGINT/SIGTERM. Before listening the backend is started (languages
     probed), so a broken backend fails here; once listening, the export lines go to
-    ``stdout`` and ``announce(url, client, languages)`` is called."""
+    ``stdout`` and ``announce(url, languages)`` is called."""
     out = stdout or sys.stdout
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -75,7 +75,7 @@ async def serve_until_stopped(
             url = f"http://{shown}:{bound}"
             out.write(export_lines(url, account))
             out.flush()
-            announce(url, client, languages)
+            announce(url, languages)
             await stop.wait()
         finally:
             await runner.cleanup()

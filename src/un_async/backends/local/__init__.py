@@ -16,7 +16,9 @@ What each isolation level enforces (every result says which one it ran at):
                execution's own). New PID/IPC/UTS/network namespaces (network shared only
                for ``semitrusted``). Limits; a pool uid when root.
 ``namespaces`` new PID/mount/IPC/UTS/network namespaces (loopback up); the host filesystem
-               as the program's user sees it. Limits; a pool uid when root.
+               as the program's user sees it, with the home directories (``/root``,
+               ``/home``, the caller's ``HOME``) hidden under an empty tmpfs and only the
+               toolchain's prefix bound back. Limits; a pool uid when root.
 ``none``       own session and process group; limits; a pool uid when root (then every
                process of the execution is killed by uid, also those that left the group).
 =============  ==========================================================================

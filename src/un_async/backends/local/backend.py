@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import tempfile
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -20,11 +21,16 @@ from un_async.backends.local.isolation import Isolation, probe_isolation
 from un_async.backends.local.jobs import Job, JobTable
 from un_async.backends.local.runner import Runner, source_name_for
 from un_async.backends.local.settings import LocalSettings
-from un_async.backends.local.toolchains import INSTALL_HINTS, Toolchain, discover_toolchains
+from un_async.backends.local.toolchains import (
+    INSTALL_HINTS,
+    Toolchain,
+    discover_toolchains,
+    world_reachable,
+)
 from un_async.backends.local.uids import UidLeases
 from un_async.backends.local.workspace import check_input_names
 from un_async.core.credentials import Credentials
-from un_async.core.errors import ClientClosedError, ValidationError
+from un_async.core.errors import ClientClosedError, ConfigurationError, ValidationError
 from un_async.core.executor import BaseExecutor
 from un_async.core.models import ExecutionRequest, ExecutionResult, JobInfo, JobStatus, Record
 
@@ -77,6 +83,13 @@ class LocalBackend(BaseExecutor):
         # user can reach are usable (not a pyenv inside root's home). The sandboxes bind
         # the toolchain's prefix back into place.
         world = isolation.host.uid_pool is not None and level == "none"
+        if world and not world_reachable(tempfile.gettempdir()):
+            raise ConfigurationError(
+                f"at isolation level 'none' executions run as an unprivileged uid that must"
+                f" reach their work directory, but the temporary directory"
+                f" {tempfile.gettempdir()!r} is private: set TMPDIR to a directory others may"
+                " traverse (such as /tmp) or use another isolation level"
+            )
         discovery = discover_toolchains(self._environ, world=world)
         self._toolchains = dict(discovery.toolchains)
         self._unusable = dict(discovery.unusable)

@@ -77,8 +77,9 @@ class Isolation:
                     )
             else:
                 warnings.append(
-                    "the host filesystem is visible: the program may read what its user may"
-                    " read and write where that user may write (such as /tmp)"
+                    "the host filesystem is visible (home directories hidden): the program may"
+                    " read what its user may read and write where that user may write (such"
+                    " as /tmp)"
                 )
         if not share_network and network == "host":
             warnings.append("network_mode 'zerotrust' is not enforced at this level")

@@ -54,16 +54,20 @@ class Job:
         """The job as ``get_job`` reports it now."""
         if self.result is not None:
             return self.result
-        status = JobStatus.CANCELLED if self.cancel_event.is_set() else self.status
+        cancelled = self.cancel_event.is_set()
+        started = self.status is JobStatus.RUNNING
         return local_result(
             job_id=self.id,
             language=self.request.language,
-            status=status,
+            status=JobStatus.CANCELLED if cancelled else self.status,
             isolation=self.isolation,
             network_mode=self.request.network_mode or "zerotrust",
             created_at=self.created_at,
-            reason="signal" if status is JobStatus.CANCELLED else None,
-            error="cancelled" if status is JobStatus.CANCELLED else None,
+            # A running program is being killed; a queued one never started.
+            reason="signal" if cancelled and started else None,
+            error=("cancelled" if started else "cancelled before it started")
+            if cancelled
+            else None,
         )
 
     def entry(self) -> JobInfo:

@@ -16,19 +16,18 @@ import asyncio
 import os
 import time
 from collections.abc import Mapping
-from typing import Any
 
 import attrs
 
 from un_async.backends.local.artifacts import Snapshot, collect, snapshot
-from un_async.backends.local.host import SYSTEM_PATH
+from un_async.backends.local.host import SYSTEM_PATH, Host
 from un_async.backends.local.isolation import Isolation
 from un_async.backends.local.limits import DEFAULT_TTL, Limits
 from un_async.backends.local.process import Outcome, run_program
 from un_async.backends.local.results import local_result
 from un_async.backends.local.sandbox import SANDBOX_TMP, Layout, Step, command
 from un_async.backends.local.settings import LocalSettings
-from un_async.backends.local.toolchains import Toolchain
+from un_async.backends.local.toolchains import Plan, Toolchain
 from un_async.backends.local.uids import UidLeases, count_processes, kill_uid
 from un_async.backends.local.verdict import Verdict, judge
 from un_async.backends.local.workspace import Workspace
@@ -72,6 +71,58 @@ def program_env(
     return variables
 
 
+@attrs.frozen(kw_only=True)
+class _Steps:
+    """What every step of one execution shares."""
+
+    level: str
+    host: Host
+    chain: Toolchain
+    limits: Limits
+    uid: int | None
+    workspace: Workspace
+    env: Mapping[str, str]
+    deadline: float
+    cancel: asyncio.Event
+    share_network: bool
+    output_limit: int
+
+    async def run(self, argv: tuple[str, ...], *, compiling: bool) -> Outcome:
+        """Start one step in the sandbox and wait for its end (see :func:`run_program`)."""
+        rlimits = self.limits.rlimits(self.chain.memory, compiling=compiling)
+        if self.uid is None and not self.host.is_root:
+            # RLIMIT_NPROC counts every process of our user: leave room for those.
+            used = await asyncio.to_thread(count_processes, os.getuid())
+            rlimits["nproc"] = (used + self.limits.processes, used + self.limits.processes)
+        step = Step(
+            argv=argv,
+            rlimits=rlimits,
+            uid=self.uid,
+            share_network=self.share_network,
+            binds=self.chain.binds,
+            build=self.chain.compiled,
+            build_writable=compiling,
+        )
+        layout = self.workspace.layout
+        outcome = await run_program(
+            command(self.level, self.host, layout, step),
+            env=self.env,
+            cwd=layout.work,
+            deadline=self.deadline,
+            cancel=self.cancel,
+            output_limit=self.output_limit,
+            # At level none, escaped descendants die by uid once the program has exited.
+            after_exit=self.kill_leftovers if self.level == "none" else None,
+        )
+        if outcome.ended_by != "exit" and self.level != "none":
+            await self.kill_leftovers()  # the namespace is going; make sure of it
+        return outcome
+
+    async def kill_leftovers(self) -> None:
+        if self.uid is not None:
+            await kill_uid(self.host, self.uid)
+
+
 @attrs.define
 class Runner:
     """Runs executions at one isolation level with one backend's settings."""
@@ -104,29 +155,32 @@ class Runner:
         """Run ``request`` to its final result; never raises for the program's behaviour."""
         limits = self.limits_for(request)
         share_network = request.network_mode == "semitrusted"
-        facts = self.isolation.facts(self.level, share_network=share_network)
-        common: dict[str, Any] = {
-            "job_id": job_id,
-            "language": request.language,
-            "isolation": facts,
-            "network_mode": request.network_mode or "zerotrust",
-            "created_at": created_at,
-        }
         loop = asyncio.get_running_loop()
         began = loop.time()
-        deadline = began + limits.wall_seconds
         uid = self.leases.acquire()
         workspace: Workspace | None = None
         try:
-            compiled = chain.compiled
-            workspace = Workspace.create(uid, build=compiled, etc=self.level == "bubblewrap")
-            layout = workspace.layout
+            workspace = Workspace.create(uid, build=chain.compiled, etc=self.level == "bubblewrap")
             source = source_name_for(chain, request)
             for item in request.input_files:
                 workspace.write(item.filename, bytes(item.content))
             workspace.write(source, request.code.encode("utf-8"))
+            layout = workspace.layout
             before: Snapshot = snapshot(layout.work) if request.return_artifact else {}
             vcpu = request.vcpu or 1
+            steps = _Steps(
+                level=self.level,
+                host=self.isolation.host,
+                chain=chain,
+                limits=limits,
+                uid=uid,
+                workspace=workspace,
+                env=program_env(chain, layout, level=self.level, vcpu=vcpu, env=request.env),
+                deadline=began + limits.wall_seconds,
+                cancel=cancel,
+                share_network=share_network,
+                output_limit=self.settings.output_limit_bytes,
+            )
             plan = chain.plan(
                 source=os.path.join(layout.work, source),
                 build=layout.build,
@@ -134,56 +188,26 @@ class Runner:
                 memory_mb=limits.memory_mb,
                 vcpu=vcpu,
             )
-            env = program_env(chain, layout, level=self.level, vcpu=vcpu, env=request.env)
-            stdout = stderr = ""
-            truncated = False
-            verdict: Verdict | None = None
-            steps = [(plan.compile, True)] if plan.compile else []
-            steps.append((plan.run, False))
-            for argv, compiling in steps:
-                assert argv is not None
-                outcome = await self._step(
-                    argv,
-                    compiled,
-                    chain,
-                    limits,
-                    uid,
-                    layout,
-                    env,
-                    deadline,
-                    cancel,
-                    compiling=compiling,
-                    share_network=share_network,
-                )
-                verdict = judge(
-                    outcome,
-                    compiling=compiling,
-                    exact_signals=self.level == "none",
-                    oom_markers=chain.oom_markers,
-                    limits_text=self._describe(limits),
-                )
-                stdout, stderr = outcome.stdout.text(), outcome.stderr.text()
-                truncated = outcome.truncated
-                if not compiling or not verdict.ok:
-                    break
-            assert verdict is not None
+            outcome, verdict = await self._compile_and_run(steps, plan)
             collected = None
             if request.return_artifact and verdict.reason not in {"sandbox", "compile"}:
+                limit = self.settings.artifact_limit_mb * MIB
+                exclude = frozenset({source})
                 collected = await asyncio.to_thread(
-                    collect,
-                    layout.work,
-                    before,
-                    exclude=frozenset({source}),
-                    limit=self.settings.artifact_limit_mb * MIB,
+                    collect, layout.work, before, exclude=exclude, limit=limit
                 )
             return local_result(
-                **common,
+                job_id=job_id,
+                language=request.language,
+                isolation=self.isolation.facts(self.level, share_network=share_network),
+                network_mode=request.network_mode or "zerotrust",
+                created_at=created_at,
                 status=verdict.status,
-                stdout=stdout,
-                stderr=stderr,
+                stdout=outcome.stdout.text(),
+                stderr=outcome.stderr.text(),
                 exit_code=verdict.exit_code,
                 reason=verdict.reason,
-                truncated=truncated,
+                truncated=outcome.truncated,
                 error=verdict.error,
                 duration_ms=round((loop.time() - began) * 1000),
                 completed_at=int(time.time()),
@@ -195,59 +219,25 @@ class Runner:
             if workspace is not None:
                 await asyncio.shield(asyncio.to_thread(workspace.remove))
 
-    @staticmethod
-    def _describe(limits: Limits) -> str:
-        return (
+    async def _compile_and_run(self, steps: _Steps, plan: Plan) -> tuple[Outcome, Verdict]:
+        """The compile step (if any), then — if it succeeded — the run step."""
+        limits = steps.limits
+        described = (
             f"{limits.wall_seconds:g} s wall clock, {limits.cpu_seconds} s CPU, "
             f"{limits.memory_mb} MiB memory, {limits.processes} processes, "
             f"{limits.file_size_bytes // MIB} MiB per file"
         )
-
-    async def _step(
-        self,
-        argv: tuple[str, ...],
-        has_build: bool,
-        chain: Toolchain,
-        limits: Limits,
-        uid: int | None,
-        layout: Layout,
-        env: Mapping[str, str],
-        deadline: float,
-        cancel: asyncio.Event,
-        *,
-        compiling: bool,
-        share_network: bool,
-    ) -> Outcome:
-        host = self.isolation.host
-        rlimits = limits.rlimits(chain.memory, compiling=compiling)
-        if uid is None and not host.is_root:
-            # RLIMIT_NPROC counts every process of our user: leave room for those.
-            used = await asyncio.to_thread(count_processes, os.getuid())
-            rlimits["nproc"] = (used + limits.processes, used + limits.processes)
-        step = Step(
-            argv=argv,
-            rlimits=rlimits,
-            uid=uid,
-            share_network=share_network,
-            binds=chain.binds,
-            build=has_build,
-            build_writable=compiling,
-        )
-        argv_full = command(self.level, host, layout, step)
-
-        async def kill_leftovers() -> None:
-            if uid is not None:
-                await kill_uid(host, uid)
-
-        outcome = await run_program(
-            argv_full,
-            env=env,
-            cwd=layout.work,
-            deadline=deadline,
-            cancel=cancel,
-            output_limit=self.settings.output_limit_bytes,
-            after_exit=kill_leftovers if self.level == "none" else None,
-        )
-        if outcome.ended_by != "exit" and self.level != "none":
-            await kill_leftovers()
-        return outcome
+        for argv, compiling in ((plan.compile, True), (plan.run, False)):
+            if argv is None:
+                continue
+            outcome = await steps.run(argv, compiling=compiling)
+            verdict = judge(
+                outcome,
+                compiling=compiling,
+                exact_signals=self.level == "none",
+                oom_markers=steps.chain.oom_markers,
+                limits_text=described,
+            )
+            if not compiling or not verdict.ok:
+                break
+        return outcome, verdict

@@ -611,7 +611,7 @@ def _search(
         return None, (
             f"found {', '.join(skipped)}, but executions run as an unprivileged uid that"
             " cannot reach it (it lies in a private directory such as a home directory);"
-            " install it system-wide or use the bubblewrap isolation level"
+            " install it system-wide or use the bubblewrap or namespaces isolation level"
         )
     return None, None
 

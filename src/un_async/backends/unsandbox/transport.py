@@ -23,8 +23,9 @@ from un_async.core.service_errors import TransportError
 
 __all__ = ["AiohttpTransport", "HttpRequest", "HttpResponse", "Transport", "default_user_agent"]
 
-_URL_CACHE_SIZE = 4096
-"""URLs kept per transport (a few hundred bytes each); when full, the cache starts over."""
+_URL_CACHE_SIZE = 512
+"""URLs kept per transport (about 1 KB each with what yarl caches on them); when full,
+the cache starts over."""
 
 
 def default_user_agent() -> str:
