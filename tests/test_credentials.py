@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
+from un_async.core.credential_chain import CONFIGURE_HINT, resolve_credentials
 from un_async.core.credentials import CredentialContext, Credentials
 from un_async.core.errors import CredentialsError
 from un_async.core.hookspecs import CredentialProvider
 from un_async.core.plugins import PluginHost
-from un_async.core.credential_chain import CONFIGURE_HINT, resolve_credentials
 from un_async.plugins.credentials import read_accounts_file
 
 ENV_PK = "unsb-pk-env-0000-public"

@@ -214,7 +214,7 @@ class CassetteBinding:
         """An :class:`~un_async.AsyncClient` whose unsandbox backend runs over the
         HTTP-level cassette. It signs with ``public_key``/``secret_key`` from ``options``,
         else with the fixed test account, and replay verifies against the same keys."""
-        from un_async.backends.replay.http import CassetteTransport
+        from un_async.backends.replay.cassette_transport import CassetteTransport
         from un_async.backends.unsandbox.backend import UnsandboxBackend
         from un_async.backends.unsandbox.transport import AiohttpTransport
         from un_async.core.client import AsyncClient

@@ -71,15 +71,16 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from un_async.backends.replay.http import CassetteTransport, verify_signature
+    from un_async.backends.replay.cassette_transport import CassetteTransport, verify_signature
 
 _HTTP_NAMES = frozenset({"CassetteTransport", "verify_signature"})
 
 
 def __getattr__(name: str) -> Any:
-    """Load the HTTP level (:mod:`un_async.backends.replay.http`) on first access."""
+    """Load the HTTP level (:mod:`~un_async.backends.replay.cassette_transport`) on first
+    access."""
     if name in _HTTP_NAMES:
-        from un_async.backends.replay import http
+        from un_async.backends.replay import cassette_transport
 
-        return getattr(http, name)
+        return getattr(cassette_transport, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

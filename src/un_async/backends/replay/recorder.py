@@ -1,8 +1,9 @@
 """What both recorders share: saving the cassette and closing what they wrap.
 
 :class:`~un_async.backends.replay.executor.RecordingExecutor` wraps an executor and
-:class:`~un_async.backends.replay.http.CassetteTransport` a transport (or nothing, when it
-only replays); both write a :class:`CassetteSession`, by default when they are closed.
+:class:`~un_async.backends.replay.cassette_transport.CassetteTransport` a transport (or
+nothing, when it only replays); both write a :class:`CassetteSession`, by default when they
+are closed.
 """
 
 from __future__ import annotations
