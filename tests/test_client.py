@@ -562,3 +562,31 @@ async def test_script_with_asyncio_run_exits_cleanly(fake: FakeUnsandbox, tmp_pa
     stdout = await run_python_cleanly(fake, "-c", SCRIPT, cwd=tmp_path)
     assert stdout.split() == ["19", str(len(fake.languages)), "20"]
     assert fake.connection_count <= 2
+
+
+async def test_a_cancel_still_owed_when_the_loop_shuts_down_is_sent(
+    fake_env: FakeUnsandbox,
+) -> None:
+    """``asyncio.run`` cancels every task before closing the default client: a background
+    cancel caught mid-request then is sent again instead of being dropped."""
+    fake_env.mode = "job"
+    fake_env.inject(Fault.delay(0.5, method="DELETE", times=1))
+
+    def deleting() -> bool:
+        return any(r.method == "DELETE" for r in fake_env.requests)
+
+    async def script() -> AsyncClient:
+        task = asyncio.create_task(execute_code("python", LONG))
+        await until(lambda: any(r.path.startswith("/jobs") for r in fake_env.requests))
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await until(deleting)  # the first DELETE is held by the fake when the loop ends
+        return get_default_client()
+
+    used, caught, logged = await asyncio.to_thread(run_in_fresh_loop, script)
+    assert used.closed
+    assert [str(w.message) for w in caught] == []
+    assert fake_env.count_requests("DELETE") == 2
+    (job_id,) = fake_env.jobs
+    assert fake_env.job_status(job_id) == "cancelled"

@@ -50,6 +50,7 @@ class JobLifecycle:
         self._emit = emit
         self._observed = observed
         self._background: set[asyncio.Task[Any]] = set()
+        self._closing = False
         self._waiter: JobWaiter | None = None
 
     async def aclose(self) -> None:
@@ -57,6 +58,7 @@ class JobLifecycle:
         close the poller."""
         if self._background:
             _, late = await asyncio.wait(set(self._background), timeout=self.cancel_timeout)
+            self._closing = True
             for task in late:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
@@ -208,7 +210,22 @@ class JobLifecycle:
 
     async def cancel_quietly(self, credentials: Credentials, job_id: str) -> None:
         """Cancel ``job_id``, logging (not raising) a failure: the caller already has an
-        error to see."""
+        error to see.
+
+        ``asyncio.run`` cancels every task before the loop's clients are closed; a cancel
+        that is still owed then is sent anyway (bounded by :attr:`cancel_timeout`). Only
+        :meth:`aclose` giving up on it stops it.
+        """
+        try:
+            await self._send_cancel(credentials, job_id)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if self._closing or task is None:
+                raise
+            task.uncancel()
+            await self._send_cancel(credentials, job_id)
+
+    async def _send_cancel(self, credentials: Credentials, job_id: str) -> None:
         try:
             async with asyncio.timeout(self.cancel_timeout):
                 await self.executor.cancel_job(credentials, job_id)
