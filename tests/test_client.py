@@ -584,7 +584,7 @@ async def test_a_cancel_still_owed_when_the_loop_shuts_down_is_sent(
         await until(deleting)  # the first DELETE is held by the fake when the loop ends
         return get_default_client()
 
-    used, caught, logged = await asyncio.to_thread(run_in_fresh_loop, script)
+    used, caught, _logged = await asyncio.to_thread(run_in_fresh_loop, script)
     assert used.closed
     assert [str(w.message) for w in caught] == []
     assert fake_env.count_requests("DELETE") == 2
