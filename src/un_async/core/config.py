@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
 from collections.abc import Mapping
@@ -50,7 +51,8 @@ class ClientConfig:
 
     Timeouts are seconds. ``wait_timeout`` is the default deadline of every wait
     (``None``: wait without a deadline). ``languages_cache_path=False`` disables the
-    languages cache; ``None`` means ``~/.unsandbox/languages.json``. ``shared_polling``
+    languages cache; ``None`` means ``~/.unsandbox/languages.json`` for the service's own URL
+    and ``~/.unsandbox/languages-<hash of base_url>.json`` for any other server. ``shared_polling``
     serves concurrent waits with one ``GET /jobs`` per tick instead of one poll per job
     (:mod:`~un_async.core.shared_polling`). ``abandon_cancel_timeout`` bounds the cancel
     sent for an abandoned job (and how long ``aclose()`` waits for such cancels);
@@ -141,5 +143,11 @@ class ClientConfig:
         if self.languages_cache_path is False:
             return None
         if self.languages_cache_path is None or self.languages_cache_path is True:
-            return Path.home() / ".unsandbox" / "languages.json"
+            # The seed's file serves the real service; any other server (un-async serve,
+            # a fake, a proxy) gets a file of its own, so their lists never mix.
+            name = "languages.json"
+            if self.base_url != DEFAULT_BASE_URL:
+                digest = hashlib.sha256(self.base_url.encode("utf-8")).hexdigest()[:12]
+                name = f"languages-{digest}.json"
+            return Path.home() / ".unsandbox" / name
         return Path(self.languages_cache_path)

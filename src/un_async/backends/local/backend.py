@@ -1,11 +1,16 @@
 """The ``local`` backend: executes code on this machine, isolated as well as it can.
 
 Select it with ``AsyncClient(backend="local")`` or ``UN_ASYNC_BACKEND=local``; it needs no
-credentials. The first use probes the isolation levels and the languages (once per
-process, in a worker thread); afterwards ``submit`` returns a job at once, jobs run up to
-``concurrency`` at a time and queue beyond it, and the client awaits them with
-:meth:`LocalBackend.wait_job` instead of polling. See the package docstring for what each
-isolation level enforces.
+credentials. The first use finds the isolation levels that work, and each language is
+looked up when it is first asked for (all of them for :meth:`LocalBackend.get_languages`),
+in a worker thread, once per process; both answers are also kept on disk between
+processes (:mod:`~un_async.backends.local.probe_cache`; option ``probe_cache``), so a new
+process usually starts without probing. A run that fails to start in the sandbox while
+using answers from the disk probes again and, when the answers changed, runs once more
+(the program had not started). :meth:`LocalBackend.describe` always probes afresh.
+Afterwards ``submit`` returns a job at once, jobs run up to ``concurrency`` at a time and
+queue beyond it, and the client awaits them with :meth:`LocalBackend.wait_job` instead of
+polling. See the package docstring for what each isolation level enforces.
 """
 
 from __future__ import annotations
@@ -19,12 +24,15 @@ from typing import TYPE_CHECKING, Any
 
 from un_async.backends.local.isolation import Isolation, probe_isolation
 from un_async.backends.local.jobs import Job, JobTable
+from un_async.backends.local.probe_cache import ProbeCache
 from un_async.backends.local.runner import Runner, source_name_for
 from un_async.backends.local.settings import LocalSettings
 from un_async.backends.local.toolchains import (
     INSTALL_HINTS,
+    LANGUAGES,
     Toolchain,
     discover_toolchains,
+    resolve_toolchain,
     world_reachable,
 )
 from un_async.backends.local.uids import UidLeases
@@ -61,8 +69,10 @@ class LocalBackend(BaseExecutor):
         self._runner: Runner | None = None
         self._toolchains: dict[str, Toolchain] = {}
         self._unusable: dict[str, str] = {}
+        self._discovered = False
         self._setup_lock: asyncio.Lock | None = None
         self._closed = False
+        self._cache = ProbeCache.for_environ(self._environ) if self.settings.probe_cache else None
 
     @classmethod
     def from_context(cls, context: BackendContext) -> LocalBackend:
@@ -76,9 +86,15 @@ class LocalBackend(BaseExecutor):
 
     # -- setup ------------------------------------------------------------------------------
 
-    def _setup_sync(self) -> Runner:
-        isolation = probe_isolation(self._environ)
-        level = isolation.choose(self.settings.isolation)
+    def _setup_sync(self, *, refresh: bool = False) -> Runner:
+        isolation = probe_isolation(self._environ, cache=self._cache, refresh=refresh)
+        try:
+            level = isolation.choose(self.settings.isolation)
+        except ConfigurationError:
+            if not isolation.from_cache:
+                raise
+            isolation = probe_isolation(self._environ, cache=self._cache, refresh=True)
+            level = isolation.choose(self.settings.isolation)
         # At level none a pool uid sees the host filesystem as it is: only toolchains every
         # user can reach are usable (not a pyenv inside root's home). The sandboxes bind
         # the toolchain's prefix back into place.
@@ -90,31 +106,68 @@ class LocalBackend(BaseExecutor):
                 f" {tempfile.gettempdir()!r} is private: set TMPDIR to a directory others may"
                 " traverse (such as /tmp) or use another isolation level"
             )
-        discovery = discover_toolchains(self._environ, world=world)
-        self._toolchains = dict(discovery.toolchains)
-        self._unusable = dict(discovery.unusable)
-        return Runner(
-            isolation=isolation,
-            level=level,
-            settings=self.settings,
-            leases=UidLeases(isolation.host),
-        )
+        previous = self._runner
+        if previous is not None and previous.leases.host.uid_pool == isolation.host.uid_pool:
+            leases = previous.leases  # uids of running executions stay taken
+        else:
+            leases = UidLeases(isolation.host)
+        return Runner(isolation=isolation, level=level, settings=self.settings, leases=leases)
+
+    @staticmethod
+    def _world(runner: Runner) -> bool:
+        """Executions run as a pool uid that sees the host filesystem (level none)."""
+        return runner.isolation.host.uid_pool is not None and runner.level == "none"
+
+    def _lock(self) -> asyncio.Lock:
+        if self._setup_lock is None:
+            self._setup_lock = asyncio.Lock()
+        return self._setup_lock
 
     async def _ready(self) -> Runner:
-        """The runner, after the (cached, per-process) probe on first use."""
+        """The runner, after the (cached) isolation probe on first use."""
         if self._closed:
             raise ClientClosedError("the local backend is closed")
         if self._runner is None:
-            if self._setup_lock is None:
-                self._setup_lock = asyncio.Lock()
-            async with self._setup_lock:
+            async with self._lock():
                 if self._runner is None:
                     self._runner = await asyncio.to_thread(self._setup_sync)
         return self._runner
 
+    def _record(self, language: str, chain: Toolchain | None, unusable: str | None) -> None:
+        if chain is None:
+            self._toolchains.pop(language, None)
+        else:
+            self._toolchains[language] = chain
+        if unusable is None:
+            self._unusable.pop(language, None)
+        else:
+            self._unusable[language] = unusable
+
+    async def _resolve(self, runner: Runner, language: str, *, refresh: bool = False) -> None:
+        chain, unusable = await asyncio.to_thread(
+            resolve_toolchain,
+            language,
+            self._environ,
+            world=self._world(runner),
+            cache=self._cache,
+            refresh=refresh,
+        )
+        self._record(language, chain, unusable)
+
+    async def _discover(self, runner: Runner) -> None:
+        """Look every language up (for the list of languages, or to name the available
+        ones in an error)."""
+        discovery = await asyncio.to_thread(
+            discover_toolchains, self._environ, world=self._world(runner), cache=self._cache
+        )
+        self._toolchains = dict(discovery.toolchains)
+        self._unusable = dict(discovery.unusable)
+        self._discovered = True
+
     @property
     def toolchains(self) -> Mapping[str, Toolchain]:
-        """The runnable languages' toolchains (empty before the first use)."""
+        """The toolchains of the languages looked up so far (all of them after
+        :meth:`get_languages` or :meth:`describe`)."""
         return dict(self._toolchains)
 
     @property
@@ -124,24 +177,29 @@ class LocalBackend(BaseExecutor):
 
     # -- executions -------------------------------------------------------------------------
 
-    def _toolchain_for(self, request: ExecutionRequest) -> Toolchain:
-        chain = self._toolchains.get(request.language)
+    async def _toolchain_for(self, runner: Runner, language: str) -> Toolchain:
+        """The language's toolchain, looked up on first use; a :class:`ValidationError`
+        naming the available languages (and what to install) when it has none."""
+        chain = self._toolchains.get(language)
+        if chain is None and language in LANGUAGES and not self._discovered:
+            await self._resolve(runner, language)
+            chain = self._toolchains.get(language)
         if chain is not None:
             return chain
+        if not self._discovered:
+            await self._discover(runner)
         available = ", ".join(sorted(self._toolchains)) or "none"
-        hint = self._unusable.get(request.language) or INSTALL_HINTS.get(request.language)
+        hint = self._unusable.get(language) or INSTALL_HINTS.get(language)
         if hint is None:
             raise ValidationError(
-                f"unknown language {request.language!r} for the local backend"
-                f" (available here: {available})"
+                f"unknown language {language!r} for the local backend (available here: {available})"
             )
         raise ValidationError(
-            f"language {request.language!r} is not available on this machine: {hint}"
+            f"language {language!r} is not available on this machine: {hint}"
             f" (available here: {available})"
         )
 
-    def _check(self, request: ExecutionRequest) -> Toolchain:
-        chain = self._toolchain_for(request)
+    def _check(self, chain: Toolchain, request: ExecutionRequest) -> None:
         check_input_names(request.input_files)
         source = source_name_for(chain, request)
         if any(item.filename == source for item in request.input_files):
@@ -149,7 +207,6 @@ class LocalBackend(BaseExecutor):
                 f"input file {source!r} has the name the {request.language} source must be"
                 " compiled under; rename it"
             )
-        return chain
 
     async def submit(
         self, credentials: Credentials, request: ExecutionRequest, *, wait: bool
@@ -157,7 +214,8 @@ class LocalBackend(BaseExecutor):
         """Validate, queue and return the pending job at once (``wait`` changes nothing:
         the client awaits :meth:`wait_job`, under its own deadline)."""
         runner = await self._ready()
-        chain = self._check(request)
+        chain = await self._toolchain_for(runner, request.language)
+        self._check(chain, request)
         facts = runner.isolation.facts(
             runner.level, share_network=request.network_mode == "semitrusted"
         )
@@ -191,13 +249,11 @@ class LocalBackend(BaseExecutor):
                 return
             try:
                 job.status = JobStatus.RUNNING
-                result = await runner.execute(
-                    job_id=job.id,
-                    request=job.request,
-                    chain=chain,
-                    created_at=job.created_at,
-                    cancel=job.cancel_event,
-                )
+                result = await self._execute(runner, job, chain)
+                if result.reason == "sandbox" and (runner.isolation.from_cache or chain.from_cache):
+                    fresh = await self._reprobe(runner, chain)
+                    if fresh is not None:
+                        result = await self._execute(fresh[0], job, fresh[1])
             finally:
                 self._slots.release()
             job.finish(result)
@@ -212,6 +268,36 @@ class LocalBackend(BaseExecutor):
                 raise
         finally:
             self._jobs.prune()
+
+    @staticmethod
+    async def _execute(runner: Runner, job: Job, chain: Toolchain) -> ExecutionResult:
+        return await runner.execute(
+            job_id=job.id,
+            request=job.request,
+            chain=chain,
+            created_at=job.created_at,
+            cancel=job.cancel_event,
+        )
+
+    async def _reprobe(self, failed: Runner, chain: Toolchain) -> tuple[Runner, Toolchain] | None:
+        """After a sandbox failure that used answers from the disk cache: probe what came
+        from it again (storing the fresh answers). The fresh runner and toolchain when
+        they differ from those that failed (worth one more run), else None."""
+        try:
+            async with self._lock():
+                runner = self._runner or failed
+                if runner.isolation.from_cache:
+                    runner = await asyncio.to_thread(self._setup_sync, refresh=True)
+                    self._runner = runner
+                await self._resolve(runner, chain.language, refresh=chain.from_cache)
+        except Exception:  # the failure stands; the next use probes again
+            return None
+        fresh = self._toolchains.get(chain.language)
+        if fresh is None or (
+            runner.level == failed.level and runner.isolation == failed.isolation and fresh == chain
+        ):
+            return None
+        return runner, fresh
 
     def _job(self, job_id: str) -> Job:
         job = self._jobs.find(job_id) if isinstance(job_id, str) else None
@@ -243,7 +329,9 @@ class LocalBackend(BaseExecutor):
 
     async def get_languages(self, credentials: Credentials) -> list[str]:
         """The languages runnable here (never the service's list)."""
-        await self._ready()
+        runner = await self._ready()
+        if not self._discovered:
+            await self._discover(runner)
         return sorted(self._toolchains)
 
     async def aclose(self) -> None:
@@ -263,9 +351,15 @@ class LocalBackend(BaseExecutor):
 
     def describe(self) -> dict[str, Any]:
         """Isolation level and facts, the levels tried, and the languages with versions
-        (probes on first call: blocking)."""
-        runner = self._runner or self._setup_sync()
+        (probes afresh, refreshing the disk cache: blocking)."""
+        runner = self._setup_sync(refresh=True)
+        discovery = discover_toolchains(
+            self._environ, world=self._world(runner), cache=self._cache, refresh=True
+        )
         self._runner = runner
+        self._toolchains = dict(discovery.toolchains)
+        self._unusable = dict(discovery.unusable)
+        self._discovered = True
         isolation = runner.isolation
         return {
             "backend": self.name,

@@ -1,10 +1,14 @@
-"""Isolation levels: which ones work here (probed once per process), and what each one
-promises, as reported in every result's ``isolation`` field.
+"""Isolation levels: which ones work here (probed once per process, and kept on disk
+between processes), and what each one promises, as reported in every result's
+``isolation`` field.
 
 The probe starts a trivial program exactly as executions are started — same sandbox
 command, same confinement, as a pool uid when we are root — at each level, best first.
 "Never claim more than was achieved": a level that cannot start is not offered, and the
-facts of a level say what it leaves open.
+facts of a level say what it leaves open. An answer taken from the disk cache
+(:mod:`~un_async.backends.local.probe_cache`, keyed by
+:func:`~un_async.backends.local.fingerprints.isolation_key`) is marked ``from_cache``: a
+run that then fails to start in the sandbox makes the backend probe again.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from typing import Any
 
 import attrs
 
+from un_async.backends.local.fingerprints import isolation_key
 from un_async.backends.local.host import Host, host_facts
+from un_async.backends.local.probe_cache import ProbeCache
 from un_async.backends.local.sandbox import Step, command, confinement
 from un_async.backends.local.settings import ISOLATION_LEVELS
 from un_async.backends.local.workspace import Workspace
@@ -38,6 +44,8 @@ class Isolation:
     host: Host
     available: tuple[str, ...]
     unavailable: Mapping[str, str]
+    from_cache: bool = attrs.field(default=False, eq=False)
+    """Taken from the disk cache, not probed by this process."""
 
     @property
     def best(self) -> str:
@@ -155,18 +163,72 @@ def _probe(environ: Mapping[str, str]) -> Isolation:
     return Isolation(host=host, available=tuple(available), unavailable=unavailable)
 
 
+KIND = "isolation"
+"""The probe cache's kind for isolation answers."""
+
+
+def _to_json(isolation: Isolation) -> dict[str, Any]:
+    return {
+        "available": list(isolation.available),
+        "unavailable": dict(isolation.unavailable),
+        "uid_pool": isolation.host.uid_pool is not None,
+    }
+
+
+def _from_json(host: Host, value: Mapping[str, Any]) -> Isolation | None:
+    """The cached answer for ``host``, or None when ``value`` is malformed."""
+    available, unavailable = value.get("available"), value.get("unavailable")
+    if (
+        not isinstance(available, list)
+        or not available
+        or available[-1] != "none"
+        or not set(available) <= set(ISOLATION_LEVELS)
+        or not isinstance(unavailable, dict)
+        or not all(isinstance(k, str) and isinstance(v, str) for k, v in unavailable.items())
+        or not isinstance(value.get("uid_pool"), bool)
+    ):
+        return None
+    if not value["uid_pool"]:
+        host = attrs.evolve(host, uid_pool=None)
+    elif host.uid_pool is None:
+        return None
+    return Isolation(
+        host=host, available=tuple(available), unavailable=unavailable, from_cache=True
+    )
+
+
+def _probe_cached(environ: Mapping[str, str], cache: ProbeCache, refresh: bool) -> Isolation:
+    host = host_facts(environ)
+    key = isolation_key(host)
+    if not refresh:
+        value = cache.load(KIND, key)
+        found = _from_json(host, value) if value is not None else None
+        if found is not None:
+            return found
+    found = _probe(environ)
+    cache.store(KIND, key, _to_json(found))
+    return found
+
+
 _cache: dict[str, Isolation] = {}
 _cache_lock = threading.Lock()
 
 
-def probe_isolation(environ: Mapping[str, str]) -> Isolation:
+def probe_isolation(
+    environ: Mapping[str, str], *, cache: ProbeCache | None = None, refresh: bool = False
+) -> Isolation:
     """The isolation levels that work here, probed once per process (per ``PATH``).
+
+    With ``cache``, a process first looks for the answer on disk (under the current
+    :func:`~un_async.backends.local.fingerprints.isolation_key`) and stores what it
+    probed. ``refresh``: probe now whatever is known, and store the answer.
 
     Blocking (it starts programs): call it in a worker thread from async code.
     """
     key = environ.get("PATH", "")
     with _cache_lock:
-        found = _cache.get(key)
+        found = None if refresh else _cache.get(key)
         if found is None:
-            found = _cache[key] = _probe(environ)
+            found = _probe(environ) if cache is None else _probe_cached(environ, cache, refresh)
+            _cache[key] = found
         return found

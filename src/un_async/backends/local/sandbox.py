@@ -172,6 +172,10 @@ def _parent_dirs(paths: Sequence[str], *, skip: Sequence[str]) -> list[str]:
     return _dirs(ancestors)
 
 
+def _under(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(f"{directory}/")
+
+
 def _dirs(ancestors: set[str]) -> list[str]:
     argv: list[str] = []
     for directory in sorted(ancestors, key=lambda p: (p.count("/"), p)):
@@ -195,6 +199,10 @@ def _bwrap(host: Host, layout: Layout, step: Step) -> list[str]:
     if not host.native_confinement:
         binds = [*binds, host.launcher, str(Path(host.python).parent.parent)]
     binds = list(dict.fromkeys(binds))
+    # A toolchain under the host's /tmp (e.g. a virtualenv made with mktemp) is bound after
+    # the sandbox's own /tmp, which would otherwise hide it.
+    in_tmp = [path for path in binds if _under(path, SANDBOX_TMP)]
+    binds = [path for path in binds if not _under(path, SANDBOX_TMP)]
     argv += _parent_dirs(binds, skip=("/usr", "/etc", SANDBOX_TMP))
     for path in binds:
         argv += ["--ro-bind", path, path]
@@ -203,6 +211,11 @@ def _bwrap(host: Host, layout: Layout, step: Step) -> list[str]:
     outer = {"/", SANDBOX_TMP}
     argv += _dirs({str(p) for p in Path(layout.work).parents if str(p) not in outer})
     argv += ["--bind", layout.work, layout.work]
+    argv += _dirs(
+        {str(p) for path in in_tmp for p in Path(path).parents if str(p) not in outer}
+    )
+    for path in in_tmp:
+        argv += ["--ro-bind", path, path]
     if step.build:
         argv += ["--bind" if step.build_writable else "--ro-bind", layout.build, layout.build]
     argv += ["--chdir", layout.work, "--hostname", "sandbox"]

@@ -16,6 +16,10 @@ option                 environment variable                   meaning
                                                               write (256)
 ``artifact_limit_mb``  ``UN_ASYNC_LOCAL_ARTIFACT_LIMIT_MB``   total artifact bytes returned
                                                               (64)
+``probe_cache``        ``UN_ASYNC_LOCAL_PROBE_CACHE``         keep the isolation probe's and
+                                                              the toolchains' answers on
+                                                              disk between processes (on;
+                                                              ``0``/``false`` turns it off)
 =====================  =====================================  ==============================
 """
 
@@ -48,6 +52,7 @@ class LocalSettings:
     max_processes: int = 128
     file_size_mb: int = 256
     artifact_limit_mb: int = 64
+    probe_cache: bool = True
 
     @classmethod
     def from_setting(cls, setting: Callable[[str], Any]) -> LocalSettings:
@@ -64,6 +69,9 @@ class LocalSettings:
                     f" (or unset for the best available), got {isolation!r}"
                 )
         values: dict[str, Any] = {"isolation": isolation}
+        probe_cache = _boolean("probe_cache", setting("probe_cache"))
+        if probe_cache is not None:
+            values["probe_cache"] = probe_cache
         bounds = {
             "memory_mb": (16, 1024 * 1024),
             "concurrency": (1, 1024),
@@ -83,6 +91,21 @@ class LocalSettings:
         if self.memory_mb is not None:
             return self.memory_mb
         return 2048 * (vcpu or 1)
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _boolean(key: str, value: Any) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE | _FALSE:
+        return text in _TRUE
+    raise ConfigurationError(
+        f"local backend option {key} must be true or false (1/0, yes/no, on/off), got {value!r}"
+    )
 
 
 def _integer(key: str, value: Any, low: int, high: int) -> int | None:

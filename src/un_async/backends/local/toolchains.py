@@ -1,10 +1,12 @@
 """Languages this machine can run: discovery, versions and compile/run recipes.
 
-Each language is looked up on ``PATH`` (the caller's), its version asked once, and the
-result cached per process. A toolchain knows the host paths the sandbox must expose
-read-only (an interpreter's prefix outside ``/usr``, such as pyenv's or rustup's — never a
-whole home directory), the variables it needs, and how to turn a source file into a
-compile step (optional) and a run step. Identifiers are the service's (``bash``, ``cpp``).
+Each language is looked up on ``PATH`` (the caller's) when it is first needed, its
+version asked once, and the result cached per process — and, given a
+:class:`~un_async.backends.local.probe_cache.ProbeCache`, on disk between processes. A
+toolchain knows the host paths the sandbox must expose read-only (an interpreter's prefix
+outside ``/usr``, such as pyenv's or rustup's — never a whole home directory), the
+variables it needs, and how to turn a source file into a compile step (optional) and a
+run step. Identifiers are the service's (``bash``, ``cpp``).
 
 Variables set for a language (besides ``PATH``, ``HOME``, ``LANG``, ``LC_ALL``,
 ``TMPDIR``): python ``PYTHONUNBUFFERED=1`` (partial output survives a kill) and
@@ -24,17 +26,22 @@ import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import attrs
 
 from un_async.backends.local.limits import MemoryPolicy
+from un_async.backends.local.probe_cache import ProbeCache
 
 __all__ = [
     "INSTALL_HINTS",
+    "LANGUAGES",
+    "SEARCHED_NAMES",
     "Discovery",
     "Plan",
     "Toolchain",
     "discover_toolchains",
+    "resolve_toolchain",
     "world_reachable",
 ]
 
@@ -84,6 +91,8 @@ class Toolchain:
     """Variables the language needs; ``{build}`` and ``{vcpu}`` are filled in per run."""
     memory: MemoryPolicy = MemoryPolicy.ADDRESS_SPACE
     oom_markers: tuple[str, ...] = ()
+    from_cache: bool = attrs.field(default=False, eq=False, repr=False)
+    """Taken from the disk cache, not looked up by this process."""
 
     def source_name(self, code: str) -> str:
         """The file name the source is saved under (Java: its public class's name)."""
@@ -498,8 +507,7 @@ def _go_chain(environ: Mapping[str, str]) -> Toolchain | None:
 
 
 def _lua(environ: Mapping[str, str]) -> Toolchain | None:
-    names = ("lua", "lua5.4", "lua5.3", "lua5.2", "lua5.1", "luajit")
-    found = _find(names, environ)
+    found = _find(_LUA_NAMES, environ)
     if found is None:
         return None
     try:
@@ -559,6 +567,29 @@ _FINDERS: dict[str, Finder] = {
     "lua": _lua,
 }
 
+_LUA_NAMES = ("lua", "lua5.4", "lua5.3", "lua5.2", "lua5.1", "luajit")
+
+SEARCHED_NAMES: Mapping[str, tuple[str, ...]] = {
+    "python": ("python3", "python"),
+    "bash": ("bash",),
+    "javascript": ("node", "nodejs"),
+    "typescript": ("node", "nodejs", "tsc", "tsx"),
+    "c": ("gcc", "cc"),
+    "cpp": ("g++", "c++"),
+    "rust": ("rustc", "cc", "gcc"),
+    "java": ("javac", "java"),
+    "perl": ("perl",),
+    "go": ("go",),
+    "ruby": ("ruby",),
+    "php": ("php",),
+    "lua": _LUA_NAMES,
+}
+"""Every program name each language is looked up by on ``PATH`` (part of the key its
+cached answer is stored under)."""
+
+LANGUAGES = tuple(SEARCHED_NAMES)
+"""The languages the local backend knows (service identifiers)."""
+
 
 def world_reachable(path: str, *, directory: bool = False) -> bool:
     """True when a user with no relation to the owner can reach ``path``: every
@@ -616,34 +647,166 @@ def _search(
     return None, None
 
 
-_cache: dict[tuple[str, bool], Discovery] = {}
+KIND = "toolchains"
+"""The probe cache's kind for toolchain answers."""
+
+
+def _to_json(chain: Toolchain | None, unusable: str | None) -> dict[str, Any]:
+    data = None
+    if chain is not None:
+        data = attrs.asdict(chain, recurse=False, filter=lambda item, _: item.name != "from_cache")
+        data.update(
+            tools=dict(chain.tools),
+            env=dict(chain.env),
+            binds=list(chain.binds),
+            path_dirs=list(chain.path_dirs),
+            oom_markers=list(chain.oom_markers),
+            memory=chain.memory.value,
+        )
+    return {"toolchain": data, "unusable": unusable}
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def _string_map(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    )
+
+
+def _from_json(
+    language: str, value: Mapping[str, Any]
+) -> tuple[Toolchain | None, str | None] | None:
+    """The cached answer, or None when it is malformed or its files are gone."""
+    data, unusable = value.get("toolchain"), value.get("unusable")
+    if unusable is not None and not isinstance(unusable, str):
+        return None
+    if data is None:
+        return None, unusable
+    try:
+        chain = Toolchain(
+            language=data["language"],
+            version=data["version"],
+            tools=data["tools"],
+            extension=data["extension"],
+            origin=data["origin"],
+            binds=tuple(data["binds"]),
+            path_dirs=tuple(data["path_dirs"]),
+            env=data["env"],
+            memory=MemoryPolicy(data["memory"]),
+            oom_markers=tuple(data["oom_markers"]),
+            from_cache=True,
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+    shapes = (
+        isinstance(chain.version, str),
+        isinstance(chain.extension, str),
+        isinstance(chain.origin, str),
+        _string_map(chain.tools),
+        _string_map(chain.env),
+        _strings(data["binds"]),
+        _strings(data["path_dirs"]),
+        _strings(data["oom_markers"]),
+    )
+    if chain.language != language or not all(shapes):
+        return None
+    tools_present = all(os.access(tool, os.X_OK) for tool in chain.tools.values())
+    if not tools_present or not all(os.path.isdir(path) for path in chain.binds):
+        return None
+    return chain, unusable
+
+
+def _resolve(
+    language: str, environ: Mapping[str, str], world: bool, cache: ProbeCache | None
+) -> tuple[Toolchain | None, str | None]:
+    if language == "typescript":
+        node, _ = resolve_toolchain("javascript", environ, world=world, cache=cache)
+        typescript = _typescript_chain(environ, node)
+        if typescript is not None and world and not _reachable(typescript):
+            typescript = None
+        return typescript, None
+    return _search(language, _FINDERS[language], environ, world)
+
+
+def _resolve_cached(
+    language: str, environ: Mapping[str, str], world: bool, cache: ProbeCache, refresh: bool
+) -> tuple[Toolchain | None, str | None]:
+    from un_async.backends.local.fingerprints import toolchain_key
+
+    key = toolchain_key(language, SEARCHED_NAMES[language], environ, world=world)
+    if not refresh:
+        value = cache.load(KIND, key)
+        found = _from_json(language, value) if value is not None else None
+        if found is not None:
+            return found
+    found = _resolve(language, environ, world, cache)
+    cache.store(KIND, key, _to_json(*found))
+    return found
+
+
+_cache: dict[tuple[str, str, bool], tuple[Toolchain | None, str | None]] = {}
 _cache_lock = threading.Lock()
 
 
-def discover_toolchains(environ: Mapping[str, str], *, world: bool = False) -> Discovery:
-    """The runnable languages on ``environ``'s ``PATH``, by service identifier.
+def resolve_toolchain(
+    language: str,
+    environ: Mapping[str, str],
+    *,
+    world: bool = False,
+    cache: ProbeCache | None = None,
+    refresh: bool = False,
+) -> tuple[Toolchain | None, str | None]:
+    """``(toolchain, None)`` for ``language`` on ``environ``'s ``PATH``; ``(None, why)``
+    when one was found but cannot be used; ``(None, None)`` when there is none.
 
-    ``world``: executions run as an unprivileged uid that sees the host filesystem, so
-    only toolchains every user can reach count. Probed once per ``PATH`` per process
-    (versions asked in parallel), then cached. Blocking: call it in a worker thread.
+    ``language`` is one of :data:`LANGUAGES`. ``world``: executions run as an
+    unprivileged uid that sees the host filesystem, so only toolchains every user can
+    reach count. Looked up once per ``PATH`` per process; with ``cache``, first on disk
+    (under :func:`~un_async.backends.local.fingerprints.toolchain_key`), storing what was
+    probed. ``refresh``: probe now whatever is known. Blocking: call it in a worker thread.
     """
-    key = (environ.get("PATH", os.defpath), world)
+    memo = (language, environ.get("PATH", os.defpath), world)
+    if not refresh:
+        with _cache_lock:
+            known = _cache.get(memo)
+        if known is not None:
+            return known
+    if cache is None:
+        found = _resolve(language, environ, world, None)
+    else:
+        found = _resolve_cached(language, environ, world, cache, refresh)
     with _cache_lock:
-        cached = _cache.get(key)
-        if cached is None:
-            with ThreadPoolExecutor(max_workers=4, thread_name_prefix="un-async-probe") as pool:
-                futures = {
-                    name: pool.submit(_search, name, find, environ, world)
-                    for name, find in _FINDERS.items()
-                }
-                found = {name: future.result() for name, future in futures.items()}
-            node = found["javascript"][0]
-            typescript = _typescript_chain(environ, node)
-            if typescript is not None and world and not _reachable(typescript):
-                typescript = None
-            found["typescript"] = (typescript, None)
-            cached = _cache[key] = Discovery(
-                toolchains={name: pair[0] for name, pair in sorted(found.items()) if pair[0]},
-                unusable={name: pair[1] for name, pair in sorted(found.items()) if pair[1]},
+        if refresh:
+            _cache[memo] = found
+        return _cache.setdefault(memo, found)
+
+
+def discover_toolchains(
+    environ: Mapping[str, str],
+    *,
+    world: bool = False,
+    cache: ProbeCache | None = None,
+    refresh: bool = False,
+) -> Discovery:
+    """Every runnable language on ``environ``'s ``PATH``, by service identifier (see
+    :func:`resolve_toolchain`; the languages are looked up in parallel, TypeScript after
+    JavaScript, whose Node.js it uses)."""
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="un-async-probe") as pool:
+        futures = {
+            name: pool.submit(
+                resolve_toolchain, name, environ, world=world, cache=cache, refresh=refresh
             )
-    return cached
+            for name in LANGUAGES
+            if name != "typescript"
+        }
+        found = {name: future.result() for name, future in futures.items()}
+    found["typescript"] = resolve_toolchain(
+        "typescript", environ, world=world, cache=cache, refresh=refresh
+    )
+    return Discovery(
+        toolchains={name: pair[0] for name, pair in sorted(found.items()) if pair[0]},
+        unusable={name: pair[1] for name, pair in sorted(found.items()) if pair[1]},
+    )
