@@ -51,10 +51,12 @@ EXPECTED: dict[str, tuple[Callable[[FakeUnsandbox], None], str]] = {
     'name="web-base"': (_no_script, "web-base https://web-2.on.unsandbox.com ['web-base']"),
     "client.keys.validate()": (_no_script, "True pro ok"),
     '"echo same calls"': (_no_script, "same calls"),
+    # The local backend runs the program for real on this machine.
+    "print(sum(range(10)))": (_no_script, "completed 45 "),
 }
 
 # Examples that run on a backend of their own send nothing to the fake server.
-OWN_BACKEND = ("FakeUnsandbox(", 'backend="echo"')
+OWN_BACKEND = ("FakeUnsandbox(", 'backend="echo"', 'backend="local"')
 
 
 def _expectation(source: str) -> tuple[Callable[[FakeUnsandbox], None], str] | None:
