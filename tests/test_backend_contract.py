@@ -253,3 +253,46 @@ def test_plugin_module_reexports_what_a_backend_author_needs() -> None:
         assert getattr(plugin_api, name) is not None
     assert plugin_api.hookimpl is not None
     assert isinstance(plugin_api.hookimpl, pluggy.HookimplMarker)
+
+
+def test_a_backend_class_is_refused_until_instantiated() -> None:
+    with pytest.raises(TypeError, match="instantiate it first"):
+        AsyncClient(backend=NativeBackend)
+
+
+def test_a_backend_context_never_shows_the_environment() -> None:
+    context = BackendContext(
+        name="native",
+        config=ClientConfig(),
+        plugins=host_with(),
+        environ={"UNSANDBOX_SECRET_KEY": "very-secret-value"},
+        options={"token": "also-secret"},
+    )
+    assert "very-secret-value" not in repr(context)
+    assert "also-secret" not in repr(context)
+
+
+async def test_a_backends_own_timeout_error_is_not_a_deadline() -> None:
+    class SlowToFail(NativeBackend):
+        async def submit(
+            self, credentials: Credentials, request: ExecutionRequest, *, wait: bool
+        ) -> ExecutionResult:
+            raise TimeoutError("the backend's own timeout")
+
+    async with AsyncClient(backend=SlowToFail(), plugins=host_with()) as client:
+        with pytest.raises(TimeoutError) as caught:
+            await client.execute_async("python", "print(1)")
+    assert not isinstance(caught.value, JobTimeoutError)
+
+
+def test_errors_survive_pickling() -> None:
+    import pickle
+
+    from un_async import JobLostError
+
+    lost = pickle.loads(pickle.dumps(JobLostError("gone", job_id="job-1")))
+    assert (str(lost), lost.job_id) == ("gone", "job-1")
+    unsupported = pickle.loads(
+        pickle.dumps(UnsupportedOperationError("local", "sessions.create", "use unsandbox"))
+    )
+    assert str(unsupported) == "backend 'local' does not support sessions.create; use unsandbox"

@@ -127,11 +127,12 @@ class UnsupportedOperationError(UnsandboxError, NotImplementedError):
     def __init__(self, backend: str, operation: str, hint: str = "") -> None:
         self.backend = backend
         self.operation = operation
+        self.hint = hint
         text = f"backend {backend!r} does not support {operation}"
         super().__init__(f"{text}; {hint}" if hint else text)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.backend, self.operation))
+        return (type(self), (self.backend, self.operation, self.hint))
 
 
 SERVICE_ERROR_NAMES = frozenset(

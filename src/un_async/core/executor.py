@@ -63,8 +63,9 @@ class BackendContext:
     name: str
     config: ClientConfig
     plugins: PluginHost
-    environ: Mapping[str, str] = attrs.field(factory=lambda: dict(os.environ))
-    options: Mapping[str, Any] = attrs.field(factory=dict)
+    # Neither is shown in repr: the environment holds secrets, so may the options.
+    environ: Mapping[str, str] = attrs.field(factory=lambda: dict(os.environ), repr=False)
+    options: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
 
     def env_name(self, key: str) -> str:
         """The environment variable for setting ``key``: ``UN_ASYNC_<NAME>_<KEY>``."""
@@ -77,8 +78,9 @@ class BackendContext:
         if factory is None:
             known = ", ".join(sorted(factories)) or "none"
             raise ConfigurationError(f"unknown backend {self.name!r} (available: {known})")
+        built = factory(self)
         try:
-            return as_executor(factory(self))
+            return as_executor(built)
         except TypeError as exc:
             raise ConfigurationError(f"backend {self.name!r}: the factory returned {exc}") from None
 
@@ -273,6 +275,11 @@ def as_executor(backend: object) -> BaseExecutor:
     """
     if isinstance(backend, BaseExecutor):
         return backend
+    if isinstance(backend, type):
+        raise TypeError(
+            f"backend must be a backend name or a backend instance, not the class "
+            f"{backend.__name__} (instantiate it first)"
+        )
     missing = [
         name
         for name in REQUIRED_OPERATIONS

@@ -116,8 +116,8 @@ class JobLifecycle:
                 async with asyncio.timeout_at(deadline):
                     result = await asyncio.shield(submission)
         except TimeoutError as exc:
-            if isinstance(exc, JobTimeoutError):
-                raise
+            if isinstance(exc, JobTimeoutError) or submission.done():
+                raise  # the backend's own error, not our deadline
             self._abandon_submission(credentials, submission, cancel)
             what = "it will be cancelled if the server reports a job" if cancel else "it may run"
             raise JobTimeoutError(
@@ -179,14 +179,15 @@ class JobLifecycle:
     ) -> ExecutionResult:
         if not self.executor.native_wait:
             return await self.waiter.wait(credentials, job_id, deadline=deadline, last=last)
+        if deadline is None:
+            return await self.executor.wait_job(credentials, job_id)
+        limit = asyncio.timeout_at(deadline)
         try:
-            if deadline is None:
+            async with limit:
                 return await self.executor.wait_job(credentials, job_id)
-            async with asyncio.timeout_at(deadline):
-                return await self.executor.wait_job(credentials, job_id)
-        except TimeoutError as exc:
-            if isinstance(exc, JobTimeoutError):
-                raise
+        except TimeoutError:
+            if not limit.expired():
+                raise  # the backend's own error, not our deadline
             raise JobTimeoutError(
                 f"job {job_id} did not finish before the deadline", job_id=job_id, last_state=last
             ) from None

@@ -57,6 +57,13 @@ class JobLostError(ServiceError):
         super().__init__(message)
         self.job_id = job_id
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_job_lost, (str(self), self.job_id))
+
+
+def _rebuild_job_lost(message: str, job_id: str) -> JobLostError:
+    return JobLostError(message, job_id=job_id)
+
 
 class APIError(ServiceError, aiohttp.ClientResponseError):
     """The server answered with an error status.
