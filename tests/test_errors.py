@@ -140,7 +140,7 @@ def test_api_errors_pickle_round_trip() -> None:
         path="/execute",
         headers={"Retry-After": "3"},
     )
-    copy = pickle.loads(pickle.dumps(exc))  # noqa: S301  # our own object
+    copy = pickle.loads(pickle.dumps(exc))  # our own object
     assert type(copy) is RateLimitError
     assert (copy.status, copy.body, copy.path, copy.retry_after) == (429, exc.body, "/execute", 3)
     assert str(copy) == str(exc)

@@ -322,7 +322,9 @@ def test_each_server_has_a_languages_file_of_its_own() -> None:
     service = ClientConfig(base_url=DEFAULT_BASE_URL).languages_cache_file
     served = ClientConfig(base_url="http://127.0.0.1:8000").languages_cache_file
     other = ClientConfig(base_url="http://127.0.0.1:8001").languages_cache_file
-    assert service is not None and service.name == "languages.json"
-    assert served is not None and other is not None
+    assert service is not None
+    assert service.name == "languages.json"
+    assert served is not None
+    assert other is not None
     assert len({service, served, other}) == 3
     assert served.parent == service.parent

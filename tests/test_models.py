@@ -116,7 +116,7 @@ def test_results_survive_pickle_and_deepcopy() -> None:
     body = {"job_id": "j", "status": "completed", "artifacts": [{"filename": "f", "content": blob}]}
     result = result_of(body)
     assert result.artifacts[0].content == b"data"
-    unpickled = pickle.loads(pickle.dumps(result))  # noqa: S301  (our own bytes)
+    unpickled = pickle.loads(pickle.dumps(result))
     for clone in (unpickled, copy.deepcopy(result)):
         assert type(clone) is ExecutionResult
         assert clone == result
@@ -414,7 +414,7 @@ def test_requests_are_hashable_and_immutable() -> None:
         first.env.update(B="3")
     assert first.env == {"A": "hunter2"}
     assert "hunter2" not in repr(first.env)
-    assert pickle.loads(pickle.dumps(first)) == first  # noqa: S301  (our own bytes)
+    assert pickle.loads(pickle.dumps(first)) == first
 
 
 # -- requests: wire form ------------------------------------------------------------------
