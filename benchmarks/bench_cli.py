@@ -35,6 +35,7 @@ def run_cli_startup(rounds: int) -> dict[str, Any]:
     backend, and ``un-async --help``, over ``rounds`` alternating rounds."""
     python3 = sys.executable  # the interpreter itself (a ``python3`` on PATH may be a shim)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("UNSANDBOX_", "UN_ASYNC_"))}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # else the warm-up leaves no bytecode cache
     with tempfile.TemporaryDirectory() as folder:
         Path(folder, "hello.py").write_text('print("hello")\n')
         commands = {

@@ -88,6 +88,20 @@ def test_signer_headers() -> None:
     }
 
 
+def test_one_signer_keeps_many_key_pairs_apart() -> None:
+    """The signer keeps a keyed MAC per secret: every pair, including one that reuses a
+    secret with another public key, and pairs beyond the cache's size, signs correctly."""
+    signer = HmacSigner()
+    pairs = [Credentials(f"unsb-pk-{n}", f"unsb-sk-{n % 20}") for n in range(40)]
+    pairs.append(Credentials("unsb-pk-other", "unsb-sk-3"))
+    for _ in range(2):
+        for pair in pairs:
+            body = pair.public_key.encode()
+            headers = signer.sign(pair, timestamp=7, method="post", path="/execute", body=body)
+            assert headers["Authorization"] == f"Bearer {pair.public_key}"
+            assert headers["X-Signature"] == signature(pair.secret_key, 7, "POST", "/execute", body)
+
+
 # -- what the server received is what was signed ------------------------------------------
 
 

@@ -2,93 +2,76 @@
 
 The module-level functions are the seed README's API; :class:`AsyncClient` is the
 configurable object behind them; :mod:`un_async.sync` offers the same functions blocking.
-The HTTP error classes (:class:`APIError` and its family) are loaded on first access, so a
-program that only runs the local backend never imports aiohttp.
+Every public name is loaded on first access (PEP 562): ``import un_async`` costs almost
+nothing, the command line imports only what its command uses, and a program that only
+runs the local backend never imports aiohttp (the HTTP error classes, :class:`APIError`
+and its family, live with it).
 """
 
+from importlib import import_module as _import_module
 from typing import TYPE_CHECKING, Any
 
 from un_async._version import __version__
-from un_async.api import (
-    cancel_job,
-    delete_snapshot,
-    detect_language,
-    execute_async,
-    execute_code,
-    execute_many,
-    get_default_client,
-    get_job,
-    get_languages,
-    list_jobs,
-    list_snapshots,
-    restore_snapshot,
-    session_snapshot,
-    wait_for_job,
-)
-from un_async.core.client import AsyncClient
-from un_async.core.config import ClientConfig
-from un_async.core.credentials import Credentials
-from un_async.core.errors import (
-    ClientClosedError,
-    ConfigurationError,
-    CredentialsError,
-    JobTimeoutError,
-    UnsandboxError,
-    UnsupportedOperationError,
-    ValidationError,
-)
-from un_async.core.execution_options import ExecutionOptions
-from un_async.core.executor import BackendContext, BaseExecutor
-from un_async.core.fanout import ExecutionOutcome, ExecutionStream
-from un_async.core.models import (
-    Artifact,
-    ExecutionRequest,
-    ExecutionResult,
-    InputFile,
-    JobInfo,
-    JobStatus,
-    Record,
-    Snapshot,
-)
-from un_async.core.retry import RetryPolicy
-from un_async.reference_api import (
-    boost_session,
-    cli_main,
-    clone_snapshot,
-    create_service,
-    create_session,
-    delete_service,
-    delete_service_env,
-    delete_session,
-    execute_in_service,
-    export_service_env,
-    freeze_service,
-    freeze_session,
-    get_service,
-    get_service_env,
-    get_service_logs,
-    get_session,
-    image,
-    list_services,
-    list_sessions,
-    lock_service,
-    lock_snapshot,
-    redeploy_service,
-    service_snapshot,
-    set_service_env,
-    set_show_freeze_page,
-    set_unfreeze_on_demand,
-    shell_session,
-    unboost_session,
-    unfreeze_service,
-    unfreeze_session,
-    unlock_service,
-    unlock_snapshot,
-    update_service,
-    validate_keys,
-)
 
 if TYPE_CHECKING:
+    from un_async.api import (
+        cancel_job,
+        delete_snapshot,
+        detect_language,
+        execute_async,
+        execute_code,
+        execute_many,
+        get_default_client,
+        get_job,
+        get_languages,
+        list_jobs,
+        list_snapshots,
+        restore_snapshot,
+        session_snapshot,
+        wait_for_job,
+    )
+    from un_async.core.client import (
+        AsyncClient,
+    )
+    from un_async.core.config import (
+        ClientConfig,
+    )
+    from un_async.core.credentials import (
+        Credentials,
+    )
+    from un_async.core.errors import (
+        ClientClosedError,
+        ConfigurationError,
+        CredentialsError,
+        JobTimeoutError,
+        UnsandboxError,
+        UnsupportedOperationError,
+        ValidationError,
+    )
+    from un_async.core.execution_options import (
+        ExecutionOptions,
+    )
+    from un_async.core.executor import (
+        BackendContext,
+        BaseExecutor,
+    )
+    from un_async.core.fanout import (
+        ExecutionOutcome,
+        ExecutionStream,
+    )
+    from un_async.core.models import (
+        Artifact,
+        ExecutionRequest,
+        ExecutionResult,
+        InputFile,
+        JobInfo,
+        JobStatus,
+        Record,
+        Snapshot,
+    )
+    from un_async.core.retry import (
+        RetryPolicy,
+    )
     from un_async.core.service_errors import (
         APIError,
         AuthenticationError,
@@ -103,6 +86,42 @@ if TYPE_CHECKING:
         ServiceError,
         SudoRequiredError,
         TransportError,
+    )
+    from un_async.reference_api import (
+        boost_session,
+        cli_main,
+        clone_snapshot,
+        create_service,
+        create_session,
+        delete_service,
+        delete_service_env,
+        delete_session,
+        execute_in_service,
+        export_service_env,
+        freeze_service,
+        freeze_session,
+        get_service,
+        get_service_env,
+        get_service_logs,
+        get_session,
+        image,
+        list_services,
+        list_sessions,
+        lock_service,
+        lock_snapshot,
+        redeploy_service,
+        service_snapshot,
+        set_service_env,
+        set_show_freeze_page,
+        set_unfreeze_on_demand,
+        shell_session,
+        unboost_session,
+        unfreeze_service,
+        unfreeze_session,
+        unlock_service,
+        unlock_snapshot,
+        update_service,
+        validate_keys,
     )
 
 __all__ = [
@@ -194,11 +213,117 @@ __all__ = [
     "wait_for_job",
 ]
 
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "un_async.api": (
+        "cancel_job",
+        "delete_snapshot",
+        "detect_language",
+        "execute_async",
+        "execute_code",
+        "execute_many",
+        "get_default_client",
+        "get_job",
+        "get_languages",
+        "list_jobs",
+        "list_snapshots",
+        "restore_snapshot",
+        "session_snapshot",
+        "wait_for_job",
+    ),
+    "un_async.core.client": ("AsyncClient",),
+    "un_async.core.config": ("ClientConfig",),
+    "un_async.core.credentials": ("Credentials",),
+    "un_async.core.errors": (
+        "ClientClosedError",
+        "ConfigurationError",
+        "CredentialsError",
+        "JobTimeoutError",
+        "UnsandboxError",
+        "UnsupportedOperationError",
+        "ValidationError",
+    ),
+    "un_async.core.execution_options": ("ExecutionOptions",),
+    "un_async.core.executor": (
+        "BackendContext",
+        "BaseExecutor",
+    ),
+    "un_async.core.fanout": (
+        "ExecutionOutcome",
+        "ExecutionStream",
+    ),
+    "un_async.core.models": (
+        "Artifact",
+        "ExecutionRequest",
+        "ExecutionResult",
+        "InputFile",
+        "JobInfo",
+        "JobStatus",
+        "Record",
+        "Snapshot",
+    ),
+    "un_async.core.retry": ("RetryPolicy",),
+    "un_async.reference_api": (
+        "boost_session",
+        "cli_main",
+        "clone_snapshot",
+        "create_service",
+        "create_session",
+        "delete_service",
+        "delete_service_env",
+        "delete_session",
+        "execute_in_service",
+        "export_service_env",
+        "freeze_service",
+        "freeze_session",
+        "get_service",
+        "get_service_env",
+        "get_service_logs",
+        "get_session",
+        "image",
+        "list_services",
+        "list_sessions",
+        "lock_service",
+        "lock_snapshot",
+        "redeploy_service",
+        "service_snapshot",
+        "set_service_env",
+        "set_show_freeze_page",
+        "set_unfreeze_on_demand",
+        "shell_session",
+        "unboost_session",
+        "unfreeze_service",
+        "unfreeze_session",
+        "unlock_service",
+        "unlock_snapshot",
+        "update_service",
+        "validate_keys",
+    ),
+}
+"""Module -> the public names it defines (the HTTP errors come from
+:mod:`un_async.core.errors`, which loads them lazily itself)."""
+
+_HOME = {name: module for module, names in _EXPORTS.items() for name in names}
+
+_SUBMODULES = frozenset({"api", "core", "reference_api"})
+"""Submodules that were attributes of the package once it was imported (they still are,
+loaded on access)."""
+
 
 def __getattr__(name: str) -> Any:
-    """Load the HTTP error family on first access (it imports aiohttp)."""
-    from un_async.core import errors
+    """Import the module defining ``name`` on first access (then keep the value here)."""
+    if name in _SUBMODULES:
+        return _import_module(f"{__name__}.{name}")
+    module = _HOME.get(name)
+    if module is None:
+        from un_async.core import errors
 
-    if name in errors.SERVICE_ERROR_NAMES:
-        return getattr(errors, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        if name not in errors.SERVICE_ERROR_NAMES:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        module = errors.__name__
+    value = getattr(_import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from support.cli_process import base_env, run_cli_many, run_in_process
+from support.cli_process import ThreadedFake, base_env, run_cli_each, run_cli_many, run_in_process
 from un_async._version import __version__
 
 COMMANDS = {
@@ -123,3 +123,49 @@ def test_a_plugin_adds_a_command(tmp_path: Path) -> None:
     assert b"--backend" in builtin.stdout
     assert refused.returncode == 5
     assert refused.stderr == b"un-async: error: the plugin says no at length\n"
+
+
+def test_usage_errors_read_as_one_clean_line(tmp_path: Path) -> None:
+    for args in (["run", "--nope"], ["run", "-l", "python", "-c", "1", "--network", "x"]):
+        shown = run_in_process(*args, env=base_env())
+        assert shown.returncode == 2
+        assert shown.stderr.count(b"\n") == 1
+        assert shown.stderr.startswith(b"un-async: error: ")
+        assert b".;" not in shown.stderr
+        assert shown.stderr.endswith(b"(see 'un-async run --help')\n")
+
+
+def test_backend_account_and_debug_on_the_group(tmp_path: Path) -> None:
+    from un_async.testing import TEST_PUBLIC_KEY, TEST_SECRET_KEY
+
+    with ThreadedFake() as fake:
+        (tmp_path / "accounts.csv").write_text(
+            f"unsb-pk-aaaa-bbbb-cccc-dddd,unsb-sk-aaaaa-bbbbb-ccccc-ddddd\n"
+            f"{TEST_PUBLIC_KEY},{TEST_SECRET_KEY}\n"
+        )
+        home = tmp_path / "home"
+        home.mkdir()
+        env = base_env(UNSANDBOX_API_URL=fake.url, HOME=str(home))
+        code = ["-l", "python", "-c", "print('group options')"]
+        cases = [
+            ["--backend", "local", "key", "validate"],  # the group's backend reaches it
+            ["--backend", "nonesuch", "run", "--backend", "local", *code],  # the command's wins
+            ["--account", "1", "run", *code],  # the group's account: row 1 is valid
+            ["--account", "1", "run", "--account", "0", *code],  # row 0 is not
+            ["run", "--debug", "--backend", "nonesuch", *code],  # --debug after the command
+        ]
+        validated, local, row_1, row_0, debug = run_cli_each(
+            [(args, env) for args in cases], cwd=tmp_path
+        )
+        group_debug = run_in_process("--debug", "run", "--backend", "nonesuch", *code, env=env)
+    assert validated.returncode == 4
+    assert validated.stderr == b"un-async: error: backend 'local' does not support keys.validate\n"
+    assert local.returncode == 0, local.stderr
+    assert local.stdout == b"group options\n"
+    assert row_1.returncode == 0, row_1.stderr
+    assert row_1.stdout == b"group options\n"
+    assert row_0.returncode == 3
+    for traced in (debug, group_debug):
+        assert traced.returncode == 4
+        assert traced.stderr.startswith(b"Traceback")
+        assert traced.stderr.splitlines()[-1].startswith(b"un-async: error: unknown backend")

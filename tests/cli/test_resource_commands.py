@@ -7,6 +7,7 @@ They cover many commands, so most run in this process (``run_in_process``, the s
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,10 @@ def test_sessions(fake: FakeUnsandbox) -> None:
     assert session_id in {
         item["id"] for item in as_json(run_in_process("sessions", "list", "--json", env=env))
     }
-    assert session_id in ok(run_in_process("sessions", "list", env=env))
+    table = ok(run_in_process("sessions", "list", env=env))
+    assert session_id in table
+    row = next(line for line in table.splitlines() if session_id in line)
+    assert re.search(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\b", row), row
     assert (
         as_json(run_in_process("sessions", "get", session_id, "--json", env=env))["id"]
         == session_id
@@ -133,7 +137,11 @@ def test_key_validate(fake: FakeUnsandbox, tmp_path: Path) -> None:
     valid = run_cli("key", "validate", env=fake_env(fake), cwd=tmp_path)
     assert valid.returncode == 0, valid.stderr
     text = valid.stdout.decode()
-    assert "valid" in text
+    fields = [line.split()[0] for line in text.splitlines()]
+    assert fields[0] == "valid"
+    assert len(fields) == len(set(fields))
+    assert {"expires_at", "rate_per_minute"} <= set(fields)
+    assert not {"valid_through_datetime", "rate_limit"} & set(fields)  # the same facts again
     assert TEST_PUBLIC_KEY not in text
     assert TEST_SECRET_KEY not in text
     wrong = run_in_process(

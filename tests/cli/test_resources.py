@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -62,9 +63,13 @@ def test_jobs_list_get_wait_cancel(sudo_fake: FakeUnsandbox, tmp_path: Path) -> 
             ["jobs", "cancel", slow_id],
         )
     )
-    assert {job["job_id"] for job in json.loads(listed.stdout)} >= {quick_id, slow_id}
+    listed_jobs = {job["job_id"]: job for job in json.loads(listed.stdout)}
+    assert set(listed_jobs) >= {quick_id, slow_id}
+    assert isinstance(listed_jobs[quick_id]["created_at"], int | float)  # raw under --json
     assert table.stdout.decode().splitlines()[0].split()[:2] == ["JOB", "ID"]
-    assert quick_id in table.stdout.decode()
+    row = next(line.split() for line in table.stdout.decode().splitlines() if quick_id in line)
+    created = datetime.fromtimestamp(listed_jobs[quick_id]["created_at"], UTC)
+    assert created.strftime("%Y-%m-%dT%H:%M:%SZ") in row
     assert json.loads(got.stdout)["job_id"] == quick_id
     assert waited.returncode == 9
     assert waited.stdout == b"quick job\n"

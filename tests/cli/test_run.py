@@ -16,6 +16,7 @@ from support.cli_process import (
     base_env,
     fake_env,
     run_cli,
+    run_cli_each,
     run_cli_many,
     run_in_process,
 )
@@ -73,11 +74,15 @@ def test_each_exit_status(cli_fake: FakeUnsandbox, tmp_path: Path) -> None:
     assert outcome["service timeout"].stdout == b""
     assert b"timed out" in outcome["service timeout"].stderr
     assert b"cancelled" in outcome["cancelled result"].stderr
-    assert "deadline" in assert_one_error_line(outcome["client deadline"])
+    assert outcome["client deadline"].stderr.endswith(
+        b"was cancelled: the client deadline (-t 0.5 s) passed\n"
+    )
     for name in ("no program", "bad option value", "missing file", "unknown option"):
         assert outcome[name].stdout == b""
         assert_one_error_line(outcome[name])
-    assert "klingon" in assert_one_error_line(outcome["unknown language"])
+    unknown_language = assert_one_error_line(outcome["unknown language"])
+    assert "klingon" in unknown_language
+    assert "get_languages()" not in unknown_language
     assert "1BAD" in assert_one_error_line(outcome["invalid request"])
     assert "no-such-job" in assert_one_error_line(outcome["unknown job"])
     # The client deadline cancelled the job on the server.
@@ -93,7 +98,17 @@ def test_credential_errors_exit_3(cli_fake: FakeUnsandbox, tmp_path: Path) -> No
     missing = run_cli(*args, env=no_keys, cwd=tmp_path)
     rejected = run_in_process(*args, env=wrong_key)
     assert missing.returncode == 3
-    assert "No credentials found" in assert_one_error_line(missing)
+    advice = assert_one_error_line(missing)
+    assert "No credentials found" in advice
+    for fix in (
+        "UNSANDBOX_PUBLIC_KEY",
+        "~/.unsandbox/accounts.csv",
+        "--account N",
+        "--backend local",
+    ):
+        assert fix in advice
+    assert "public_key=" not in advice
+    assert "account_index" not in advice
     assert rejected.returncode == 3
     text = assert_one_error_line(rejected)
     assert "401" in text
@@ -130,8 +145,44 @@ def test_json_prints_one_object_and_keeps_the_exit_status(
     assert timed_out.returncode == 124
     assert json.loads(timed_out.stdout)["status"] == "timeout"
     assert failed.returncode == 4
-    assert failed.stdout == b""
-    assert_one_error_line(failed)
+    assert failed.stdout.count(b"\n") == 1
+    error = json.loads(failed.stdout)["error"]
+    assert error["type"] in {"ValidationError", "BadRequestError"}  # client or server check
+    assert error["exit_status"] == 4
+    assert error["message"] == assert_one_error_line(failed).strip()
+
+
+def test_json_errors_are_one_object_on_stdout(cli_fake: FakeUnsandbox, tmp_path: Path) -> None:
+    slow = "import time; time.sleep(60)  # json deadline test"
+    cli_fake.script("python", slow, duration=60)
+    env = fake_env(cli_fake)
+    usage, no_keys, deadline = run_cli_each(
+        [
+            (["run", "--json", "-l", "python", "-c", "1", "--network", "open"], env),
+            (
+                ["run", "--json", "-l", "python", "-c", "1"],
+                base_env(UNSANDBOX_API_URL=cli_fake.url),
+            ),
+            (["run", "--json", "-t", "0.5", "-l", "python", "-c", slow], env),
+        ],
+        cwd=tmp_path,
+    )
+    for run, kind, status in ((usage, "UsageError", 2), (no_keys, "CredentialsError", 3)):
+        assert run.returncode == status
+        assert run.stdout.count(b"\n") == 1
+        assert json.loads(run.stdout) == {
+            "error": {
+                "type": kind,
+                "message": assert_one_error_line(run).strip(),
+                "exit_status": status,
+            }
+        }
+    assert deadline.returncode == 124
+    assert deadline.stdout.count(b"\n") == 1
+    state = json.loads(deadline.stdout)
+    assert state["status"] == "timeout"
+    assert state["job_id"] in cli_fake.jobs
+    assert cli_fake.jobs[state["job_id"]].cancelled_at is not None
 
 
 def test_every_option_is_sent(cli_fake: FakeUnsandbox, tmp_path: Path) -> None:
@@ -229,3 +280,26 @@ def test_debug_adds_the_traceback(cli_fake: FakeUnsandbox) -> None:
     assert b"Traceback" not in plain.stderr
     assert debug.stderr.startswith(b"Traceback")
     assert debug.stderr.splitlines()[-1] == plain.stderr.strip()
+
+
+def test_language_names_are_lower_cased_and_aliases_accepted(cli_fake: FakeUnsandbox) -> None:
+    env = fake_env(cli_fake)
+    given = {
+        "Python": "python",
+        "py": "python",
+        "JS": "javascript",
+        "node": "javascript",
+        "sh": "bash",
+        "c++": "cpp",
+        "ts": "typescript",
+        "rs": "rust",
+    }
+    for name in given:
+        ran = run_in_process("run", "-q", "-l", name, "-c", f"alias test {name}", env=env)
+        assert ran.returncode == 0, ran.stderr
+    sent = {
+        r.json()["code"]: r.json()["language"]
+        for r in cli_fake.requests
+        if r.method == "POST" and r.json().get("code", "").startswith("alias test ")
+    }
+    assert sent == {f"alias test {name}": language for name, language in given.items()}

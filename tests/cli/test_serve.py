@@ -21,7 +21,14 @@ from pathlib import Path
 import attrs
 import pytest
 
-from support.cli_process import UN_ASYNC, base_env, read_stdout_lines, run_cli, stop_process
+from support.cli_process import (
+    UN_ASYNC,
+    base_env,
+    read_stdout_lines,
+    run_cli,
+    run_cli_each,
+    stop_process,
+)
 from support.signed_http import sign
 from un_async import AsyncClient
 
@@ -170,9 +177,29 @@ def test_raw_signed_http(served: Served) -> None:
 
 
 def test_the_cli_talks_to_it(served: Served, tmp_path: Path) -> None:
-    run = run_cli("run", "-l", "python", "-c", "print('via serve')", env=served.env(), cwd=tmp_path)
+    awkward = (
+        "import sys\n"
+        "sys.stdout.buffer.write(bytes(range(256)))\n"
+        "sys.stderr.buffer.write(b'\\xff\\xfe no newline')\n"
+    )
+    run, raw, doctor = run_cli_each(
+        [
+            (["run", "-l", "python", "-c", "print('via serve')"], served.env()),
+            (["run", "-l", "python", "-c", awkward], served.env()),
+            (["doctor"], served.env()),
+        ],
+        cwd=tmp_path,
+    )
     assert run.returncode == 0, run.stderr
     assert run.stdout == b"via serve\n"
+    # Bytes that are not UTF-8 cross the wire as stdout_base64/stderr_base64.
+    assert raw.returncode == 0, raw.stderr
+    assert raw.stdout == bytes(range(256))
+    assert raw.stderr == b"\xff\xfe no newline"
+    report = doctor.stdout.decode()
+    assert doctor.returncode == 0, report
+    assert "✓ keys: valid (tier serve)" in report
+    assert re.search(r"^✓ runs code \(python, \d+ ms\)$", report, re.MULTILINE), report
 
 
 def fib(n: int) -> int:

@@ -160,3 +160,21 @@ async def test_bad_requests_are_400_and_unknown_routes_404(
     assert (await alice.send("POST", "/execute", bad_file))[0] == 400
     status, reply = await alice.send("GET", "/sessions")
     assert (status, reply["error"]) == (404, "not_found")
+
+
+async def test_keys_validate_answers_for_the_accepted_key_pairs(
+    server: tuple[Caller, Caller, aiohttp.ClientSession, str],
+) -> None:
+    alice, bob, http, url = server
+    for caller, keys in ((alice, ALICE), (bob, BOB)):
+        status, reply = await caller.send("POST", "/keys/validate")
+        assert status == 200
+        assert (reply["valid"], reply["status"], reply["public_key"]) == (True, "active", keys[0])
+        # The fake server's keys, so that every client reads it the same way.
+        assert {"tier", "expires_at", "valid_through_datetime", "rate_per_minute"} <= set(reply)
+    async with http.post(url + "/keys/validate") as reply:
+        assert reply.status == 401
+    forged = await alice.send(
+        "POST", "/keys/validate", headers={"Authorization": "Bearer unsb-pk-eve"}
+    )
+    assert forged[0] == 401

@@ -1,6 +1,8 @@
 """Fixtures for the local backend's tests: real programs, at every isolation level this
 machine offers.
 
+Probe answers are cached in a folder of the test run (``XDG_CACHE_HOME``), or in the
+client's own home directory where the client's environment is given.
 ``level`` is parametrised over the levels the probe found (``bubblewrap`` needs bwrap;
 CI installs it). ``local`` is one client per module and level, forced to that level, with
 small limits, a private temporary directory (checked empty once the client is closed —
@@ -21,6 +23,15 @@ import pytest_asyncio
 
 from support.local_backend import LEVELS, SECRET_VALUE, local_environ, options
 from un_async import AsyncClient
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_probe_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Clients built from this process's environment keep their probe answers in a
+    folder of the test run (not in the user's ``~/.cache``)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+        yield
 
 
 @pytest.fixture(scope="module", params=LEVELS)

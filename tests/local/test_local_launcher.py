@@ -42,11 +42,10 @@ async def test_launcher_applies_limits_and_uid(level: str) -> None:
             uid=uid,
             share_network=False,
             binds=chain.binds,
+            env={"PATH": "/usr/bin:/bin", "HOME": workspace.layout.work},
         )
         outcome = await run_program(
             command(level, host, workspace.layout, step),
-            env={"PATH": "/usr/bin:/bin", "HOME": workspace.layout.work},
-            cwd=workspace.layout.work,
             deadline=asyncio.get_running_loop().time() + 20,
             cancel=asyncio.Event(),
             output_limit=4096,

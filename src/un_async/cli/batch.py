@@ -39,7 +39,9 @@ COLUMNS = (
 
 def outcome_row(program: Program, outcome: ExecutionOutcome) -> dict[str, Any]:
     """One program's line: ``file``, ``status``, ``exit_code``, ``stdout``, ``stderr``,
-    ``job_id``, ``language``, ``duration_ms``, ``error``, ``exit_status``."""
+    ``job_id``, ``language``, ``duration_ms``, ``error``, ``exit_status`` (and
+    ``stdout_base64``/``stderr_base64`` when the result has them: the exact bytes of
+    output that is not valid UTF-8)."""
     result = outcome.result
     if result is None:
         error = one_line(describe(outcome.error or RuntimeError("no result")))
@@ -55,7 +57,7 @@ def outcome_row(program: Program, outcome: ExecutionOutcome) -> dict[str, Any]:
             "error": error,
             "exit_status": exit_codes.for_error(outcome.error or RuntimeError()),
         }
-    return {
+    row = {
         "file": program.origin,
         "language": result.language or program.language,
         "status": result.raw_status,
@@ -67,6 +69,10 @@ def outcome_row(program: Program, outcome: ExecutionOutcome) -> dict[str, Any]:
         "error": result.error,
         "exit_status": exit_codes.for_result(result),
     }
+    for key in ("stdout_base64", "stderr_base64"):
+        if isinstance(result.get(key), str):
+            row[key] = result[key]
+    return row
 
 
 def _summary(row: Mapping[str, Any]) -> str:

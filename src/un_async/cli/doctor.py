@@ -1,10 +1,11 @@
 """``un-async doctor``: can this machine run code, and how?
 
-One line per check, ✓ or ✗, with a hint for each ✗: the backend, the credential source
-(the public key shown by its first 8 characters at most, the secret key never), whether
-the API answers ``/health``, the local backend's isolation level and languages, and
-whether rich is installed. Exit status 0 when the selected backend can run code (it
-lists at least one language), else 1.
+One line per check, ✓ or ✗ (``!`` for a warning), with a hint for each ✗: the backend, the
+credential source (the public key shown by its first 8 characters at most, the secret key
+never), whether the API answers ``/health`` and accepts the keys (a server without
+``/keys/validate`` is a warning), the local backend's isolation level and languages,
+whether a trivial program really runs (``✓ runs code (python, 35 ms)``), and whether rich
+is installed. Exit status 0 when the selected backend ran the trivial program, else 1.
 """
 
 from __future__ import annotations
@@ -30,17 +31,31 @@ __all__ = ["Check", "doctor", "mask_public_key"]
 
 SHOWN_KEY_CHARS = 8
 HEALTH_TIMEOUT = 5.0
+RUN_TIMEOUT = 60.0
 GOOD_LEVELS = ("bubblewrap", "namespaces")
+README_LOCAL = "see 'The local backend' in the README (#the-local-backend)"
+
+TRIVIAL_PROGRAMS = {
+    "python": "print('ok')",
+    "bash": "echo ok",
+    "javascript": "console.log('ok')",
+    "ruby": "puts 'ok'",
+    "perl": 'print "ok\\n";',
+    "go": 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("ok") }\n',
+}
+"""A program printing ``ok`` in each language the ``runs code`` check may use, in order
+of preference."""
 
 
 @attrs.frozen
 class Check:
-    """One line of the report."""
+    """One line of the report; ``warning``: worth knowing, but code can still run."""
 
     ok: bool
     label: str
     detail: str
     hint: str = ""
+    warning: bool = False
 
 
 def mask_public_key(key: str) -> str:
@@ -76,6 +91,13 @@ async def _keys(client: AsyncClient) -> Check:
     try:
         reply = await client.keys.validate()
     except Exception as exc:
+        if getattr(exc, "status", None) == 404:  # e.g. an older un-async serve
+            return Check(
+                True,
+                "keys",
+                "not checked: the server has no POST /keys/validate (404)",
+                warning=True,
+            )
         return Check(False, "keys", one_line(describe(exc), 300), "check the key pair")
     if not reply.valid:
         return Check(
@@ -102,16 +124,12 @@ def _local_checks(facts: dict[str, Any]) -> list[Check]:
     )
     unavailable = facts.get("levels_unavailable") or {}
     why = "; ".join(f"{name}: {reason}" for name, reason in unavailable.items())
+    hint = "install bubblewrap for a private filesystem" + (f" ({why})" if why else "")
     checks.append(
-        Check(
-            level in GOOD_LEVELS,
-            "isolation",
-            detail,
-            "" if level in GOOD_LEVELS else f"install bubblewrap for a private filesystem ({why})",
-        )
+        Check(level in GOOD_LEVELS, "isolation", detail, "" if level in GOOD_LEVELS else hint)
     )
     for warning in isolation.get("warnings") or ():
-        checks.append(Check(False, "isolation", str(warning), "see the README's local backend"))
+        checks.append(Check(False, "isolation", str(warning), README_LOCAL))
     languages = facts.get("languages") or {}
     listed = ", ".join(
         f"{name} {str(version).split(' ')[0]}" for name, version in languages.items()
@@ -127,6 +145,35 @@ def _local_checks(facts: dict[str, Any]) -> list[Check]:
     for name, hint in (facts.get("missing_languages") or {}).items():
         checks.append(Check(False, name, "not available here", str(hint)))
     return checks
+
+
+async def _runs_code(client: AsyncClient, names: list[str]) -> Check:
+    """Run a trivial program on the backend: does it print ``ok`` and exit 0?"""
+    language = next((name for name in TRIVIAL_PROGRAMS if name in names), None)
+    if language is None:
+        return Check(
+            bool(names),
+            "runs code",
+            f"not tried: no language here has a test program ({', '.join(TRIVIAL_PROGRAMS)})",
+            "" if names else "no language can run",
+            warning=bool(names),
+        )
+    started = time.perf_counter()
+    try:
+        result = await client.execute_code(
+            language, TRIVIAL_PROGRAMS[language], timeout=RUN_TIMEOUT
+        )
+    except Exception as exc:
+        return Check(False, "runs code", f"{language}: {one_line(describe(exc), 300)}")
+    elapsed = (time.perf_counter() - started) * 1000
+    if result.exit_code == 0 and result.stdout.strip() == "ok":
+        return Check(True, "runs code", f"({language}, {elapsed:.0f} ms)")
+    what = result.error or one_line(result.stderr, 200) or f"printed {result.stdout[:40]!r}"
+    ended = result.raw_status or "unknown"
+    if result.exit_code is not None:
+        ended += f", exit code {result.exit_code}"
+    hint = README_LOCAL if client.executor.name == "local" else "fix the ✗ above"
+    return Check(False, "runs code", f"{language}: {ended}: {what}", hint)
 
 
 async def _gather(backend: str | None, account: int | None) -> tuple[list[Check], bool]:
@@ -189,17 +236,17 @@ async def _client_checks(client: AsyncClient, checks: list[Check]) -> tuple[list
             names = await client.get_languages(refresh=True)
         except Exception as exc:
             usable = False
-            checks.append(Check(False, "run code", one_line(describe(exc), 300), "fix the ✗ above"))
-        else:
-            usable = bool(names)
             checks.append(
-                Check(
-                    usable,
-                    "run code",
-                    f"{len(names)} languages available",
-                    "" if usable else "no language can run",
-                )
+                Check(False, "languages", one_line(describe(exc), 300), "fix the ✗ above")
             )
+        else:
+            if executor.name != "local":  # the local lines above list them
+                checks.append(
+                    Check(bool(names), "languages", f"{len(names)} available", "none is offered")
+                )
+            runs = await _runs_code(client, names)
+            checks.append(runs)
+            usable = runs.ok
     return checks, usable
 
 
@@ -231,7 +278,9 @@ def doctor(backend: str | None, account: int | None, as_json: bool) -> int:
         unicode = _unicode_output()
         good, bad = ("✓", "✗") if unicode else ("OK", "NO")
         for check in checks:
-            line = f"{good if check.ok else bad} {check.label}: {check.detail}"
+            mark = "!" if check.warning else good if check.ok else bad
+            joint = " " if check.detail.startswith("(") else ": "
+            line = f"{mark} {check.label}{joint}{check.detail}"
             if not check.ok and check.hint:
                 line += f"  — {check.hint}"
             if not unicode:

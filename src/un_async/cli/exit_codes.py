@@ -8,7 +8,8 @@ status  meaning
 1       ``batch``: some program failed; ``doctor``: the backend cannot run code; aborted
 2       usage error (bad option, missing argument, unreadable file)
 3       credentials or authentication error (no keys, HTTP 401)
-4       any other SDK error (validation, API, transport, unsupported operation)
+4       any other error (validation, API, transport, unsupported operation, artifacts
+        that cannot be written, a sandbox that could not start the program)
 124     the run timed out (the service's ``timeout`` status or the client deadline)
 130     cancelled: Ctrl-C (after the job was cancelled), or a ``cancelled`` result
 ======  ===================================================================================

@@ -1,17 +1,22 @@
 """Writing what commands print: program output, JSON, tables, notes.
 
-Program output is written as bytes, unchanged: no newline added, nothing else on stdout.
-Tables use rich when it is installed and stdout is a terminal; otherwise plain
-space-aligned columns (stable for ``grep``/``awk``). ``--json`` output is one JSON value
-(or one per line for streams), ASCII-escaped.
+Program output is written as bytes, unchanged: no newline added, nothing else on stdout;
+when a result carries ``stdout_base64``/``stderr_base64`` (the exact bytes of a stream
+that is not valid UTF-8) those bytes are written instead of the text. Tables use rich when
+it is installed and stdout is a terminal; otherwise plain space-aligned columns (stable
+for ``grep``/``awk``); times (``*_at`` keys holding epoch seconds) are shown as ISO-8601
+UTC. ``--json`` output is one JSON value (or one per line for streams), ASCII-escaped,
+with the values as received.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import IO, Any
 
 from un_async.cli.errors import one_line, warn
@@ -19,11 +24,12 @@ from un_async.cli.errors import one_line, warn
 __all__ = [
     "Column",
     "encode_output",
+    "format_time",
     "print_fields",
     "print_json",
     "print_table",
+    "program_bytes",
     "rich_available",
-    "write_artifacts",
     "write_program_output",
 ]
 
@@ -56,10 +62,24 @@ def _write_bytes(stream: IO[str], data: bytes) -> None:
     binary.flush()
 
 
-def write_program_output(result: Mapping[str, Any]) -> None:
-    """The program's stdout to our stdout and its stderr to our stderr, byte for byte."""
-    _write_bytes(sys.stdout, encode_output(str(result.get("stdout") or "")))
-    _write_bytes(sys.stderr, encode_output(str(result.get("stderr") or "")))
+def program_bytes(result: Mapping[str, Any], stream: str) -> bytes:
+    """What the program wrote to ``stream`` (``stdout``/``stderr``): the exact bytes of
+    ``<stream>_base64`` when the result has them, else the text encoded as UTF-8."""
+    exact = result.get(f"{stream}_base64")
+    if isinstance(exact, str):
+        try:
+            return base64.b64decode(exact, validate=True)
+        except (binascii.Error, ValueError):
+            pass  # malformed: the text is the best there is
+    return encode_output(str(result.get(stream) or ""))
+
+
+def write_program_output(result: Mapping[str, Any], *, stderr: bool = True) -> None:
+    """The program's stdout to our stdout and (unless ``stderr`` is False) its stderr to
+    our stderr, byte for byte."""
+    _write_bytes(sys.stdout, program_bytes(result, "stdout"))
+    if stderr:
+        _write_bytes(sys.stderr, program_bytes(result, "stderr"))
 
 
 def print_json(value: Any, *, stream: IO[str] | None = None) -> None:
@@ -78,7 +98,26 @@ def rich_available() -> bool:
     return True
 
 
-def _cell(value: Any) -> str:
+_MILLISECONDS_FROM = 10**11
+"""Epoch values above this are milliseconds (10**11 s is the year 5138)."""
+
+
+def format_time(value: Any) -> Any:
+    """Epoch seconds (or milliseconds) as ISO-8601 UTC (``2025-01-02T03:04:05Z``);
+    anything else unchanged."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        return value
+    seconds = value / 1000 if value >= _MILLISECONDS_FROM else value
+    try:
+        moment = datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        return value
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _cell(value: Any, key: str = "") -> str:
+    if key.endswith("_at"):
+        value = format_time(value)
     if value is None or value == "":
         return "-"
     if isinstance(value, bool):
@@ -93,7 +132,7 @@ def print_table(
     if not rows:
         warn(empty)
         return
-    cells = [[_cell(row.get(key)) for key, _ in columns] for row in rows]
+    cells = [[_cell(row.get(key), key) for key, _ in columns] for row in rows]
     headers = [header for _, header in columns]
     if sys.stdout.isatty() and rich_available():
         from rich.console import Console
@@ -119,25 +158,6 @@ def print_fields(record: Mapping[str, Any], *, keys: Iterable[str] | None = None
     for key in ordered:
         if key in record:
             value = record[key]
-            shown = json.dumps(value) if isinstance(value, Mapping | list) else _cell(value)
+            shown = json.dumps(value) if isinstance(value, Mapping | list) else _cell(value, key)
             sys.stdout.write(f"{key.ljust(width)}  {one_line(shown, 200)}\n")
     sys.stdout.flush()
-
-
-def write_artifacts(artifacts: Iterable[Any], directory: Path) -> list[Path]:
-    """Write returned files into ``directory`` under their base names; returns the paths.
-
-    Names come from the backend: only the final path component is used, and ``.``/``..``
-    or empty names are skipped (with a note), so nothing is written outside ``directory``.
-    """
-    directory.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    for artifact in artifacts:
-        name = Path(str(artifact.filename).replace("\\", "/")).name
-        if name in {"", ".", ".."}:
-            warn(f"skipped an artifact with the unusable name {artifact.filename!r}")
-            continue
-        target = directory / name
-        target.write_bytes(artifact.content)
-        written.append(target)
-    return written

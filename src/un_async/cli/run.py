@@ -1,12 +1,15 @@
 """``un-async run``: run one program and exit with its exit code.
 
 Its stdout and stderr are passed through unchanged. Every option is sent with the
-request; ``-t`` is the client's own deadline (the job is cancelled when it passes).
+request; ``-t`` is the client's own deadline: when it passes the job is cancelled, its
+final state is fetched (what the program wrote so far included, where the backend keeps
+it) and printed, and the exit status is 124.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,13 +19,44 @@ from un_async.cli.options import (
     json_option,
     timeout_option,
 )
-from un_async.cli.results import finish
+from un_async.cli.results import Deadline, finish
 from un_async.cli.runtime import make_client, run_async
 from un_async.cli.sources import environment_from, input_files_from, program_from
-from un_async.core.models import ExecutionResult
+from un_async.core.errors import JobTimeoutError
+from un_async.core.models import ExecutionResult, JobStatus
 from un_async.core.plugins import default_host
 
-__all__ = ["run"]
+if TYPE_CHECKING:
+    from un_async.core.client import AsyncClient
+
+__all__ = ["run", "state_after_deadline"]
+
+FINAL_STATE_WAIT = 5.0
+"""Seconds allowed, after the client deadline cancelled a job, for its final state."""
+
+
+async def state_after_deadline(client: AsyncClient, error: JobTimeoutError) -> ExecutionResult:
+    """The job's state once the client deadline cancelled it: its final state when the
+    backend can tell within :data:`FINAL_STATE_WAIT` seconds, else the last state seen,
+    else just the id. Its ``status`` is ``timeout`` unless the program ended by itself
+    meanwhile (``completed``/``failed``/``timeout``)."""
+    last = error.last_state if isinstance(error.last_state, ExecutionResult) else None
+    job_id = error.job_id or (last.job_id if last is not None else None)
+    state = last
+    if job_id is not None:
+        try:
+            state = await client.wait_for_job(job_id, timeout=FINAL_STATE_WAIT)
+        except JobTimeoutError as late:
+            if isinstance(late.last_state, ExecutionResult):
+                state = late.last_state
+        except Exception:  # noqa: S110 - the backend cannot tell: keep what is known
+            pass
+    result = state.copy() if state is not None else ExecutionResult(job_id=job_id)
+    ended_by_itself = {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.TIMEOUT}
+    if result.status not in ended_by_itself:
+        result["status"] = JobStatus.TIMEOUT.value
+        result["error"] = str(error)
+    return result
 
 
 @click.command(
@@ -57,7 +91,11 @@ __all__ = ["run"]
     "--out",
     metavar="DIR",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Write returned artifacts into DIR (default: the current directory; implies -a).",
+    help="Write returned artifacts into DIR, at their relative paths (default: the current "
+    "directory; implies -a).",
+)
+@click.option(
+    "--force", is_flag=True, help="Let artifacts replace existing files (default: refuse)."
 )
 @click.option(
     "-n",
@@ -80,6 +118,7 @@ def run(
     input_paths: tuple[str, ...],
     artifacts: bool,
     out: Path | None,
+    force: bool,
     network: str | None,
     ttl: int | None,
     vcpu: int | None,
@@ -102,22 +141,30 @@ def run(
     files = input_files_from(input_paths)
     want_artifacts = artifacts or out is not None
 
-    async def execute() -> ExecutionResult:
+    async def execute() -> tuple[ExecutionResult, Deadline | None]:
         async with make_client(backend=backend, account=account, timeout=timeout) as client:
-            return await client.execute_code(
-                program.language,
-                program.code,
-                env=env or None,
-                input_files=files or None,
-                network_mode=network,
-                ttl=ttl,
-                vcpu=vcpu,
-                return_artifact=want_artifacts,
-            )
+            try:
+                result = await client.execute_code(
+                    program.language,
+                    program.code,
+                    env=env or None,
+                    input_files=files or None,
+                    network_mode=network,
+                    ttl=ttl,
+                    vcpu=vcpu,
+                    return_artifact=want_artifacts,
+                )
+            except JobTimeoutError as error:
+                seconds = timeout if timeout is not None else client.config.wait_timeout
+                return await state_after_deadline(client, error), Deadline(seconds or 0.0)
+            return result, None
 
+    result, deadline = run_async(execute)
     return finish(
-        run_async(execute),
+        result,
         as_json=as_json,
         quiet=quiet,
-        artifacts_dir=(out or Path.cwd()) if want_artifacts else None,
+        artifacts_dir=(out or Path(".")) if want_artifacts else None,
+        force=force,
+        deadline=deadline,
     )

@@ -2,8 +2,10 @@
 from the command line.
 
 A program comes from a file (language from ``-l``, else the file name's extension, else
-its shebang), from ``-c CODE`` (``-l`` required) or from stdin (``-``). Problems with
-these arguments are usage errors (exit status 2).
+its shebang), from ``-c CODE`` (``-l`` required) or from stdin (``-``). ``-l`` is
+lower-cased and common aliases are accepted (:data:`LANGUAGE_ALIASES`: ``py``,
+``js``/``node``, ``sh``, ``c++``, ``ts``, ``rs``). Problems with these arguments are usage
+errors (exit status 2).
 """
 
 from __future__ import annotations
@@ -16,7 +18,28 @@ from pathlib import Path
 import attrs
 import click
 
-__all__ = ["Program", "environment_from", "input_files_from", "program_from", "read_program"]
+__all__ = [
+    "LANGUAGE_ALIASES",
+    "Program",
+    "environment_from",
+    "input_files_from",
+    "language_name",
+    "program_from",
+    "read_program",
+]
+
+LANGUAGE_ALIASES: Mapping[str, str] = {
+    "py": "python",
+    "python3": "python",
+    "js": "javascript",
+    "node": "javascript",
+    "nodejs": "javascript",
+    "sh": "bash",
+    "c++": "cpp",
+    "ts": "typescript",
+    "rs": "rust",
+}
+"""Other names ``-l`` accepts, and the language each means."""
 
 Detect = Callable[[str, "str | None"], "str | None"]
 """``detect(filename, source)``: the language, or ``None`` when unknown."""
@@ -38,9 +61,16 @@ def _decode(data: bytes, origin: str) -> str:
         raise click.UsageError(f"{origin} is not UTF-8 text") from None
 
 
+def language_name(given: str) -> str:
+    """``-l``'s value as the language name backends use: stripped, lower-cased, aliases
+    resolved (``Python`` -> ``python``, ``js`` -> ``javascript``)."""
+    name = given.strip().lower()
+    return LANGUAGE_ALIASES.get(name, name)
+
+
 def _language(language: str | None, name: str, code: str, detect: Detect, origin: str) -> str:
     if language:
-        return language
+        return language_name(language)
     found = detect(name, code)
     if not found:
         raise click.UsageError(
@@ -76,7 +106,7 @@ def program_from(
             raise click.UsageError("give either FILE or -c CODE, not both")
         if not language:
             raise click.UsageError("-c CODE needs -l LANGUAGE")
-        return Program(language=language, code=code, origin="-c")
+        return Program(language=language_name(language), code=code, origin="-c")
     if file is None:
         raise click.UsageError("give a FILE to run, -c CODE, or - to read the program from stdin")
     return read_program(file, language, detect)

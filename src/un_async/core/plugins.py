@@ -5,6 +5,12 @@ rest of the SDK is type-checked. The host registers the built-in plugins (with
 ``trylast`` implementations), then third-party plugins from the ``un_async`` entry-point
 group, then any plugins passed explicitly, and finally checks that every implementation
 names a known hook and that no implementation is a coroutine function.
+
+Entry points are loaded by pluggy (through :mod:`importlib.metadata`) only when a quick
+look at the installed distributions' metadata
+(:func:`~un_async.core.entry_points.may_declare`) finds one that may declare an
+``un_async`` entry point: without third-party plugins, :mod:`importlib.metadata` is not
+even imported.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import pluggy
 
 from un_async.core import hookspecs
 from un_async.core.config import ClientConfig
+from un_async.core.entry_points import may_declare
 from un_async.core.errors import ConfigurationError
 from un_async.core.events import ExecutionEvent
 from un_async.core.hookspecs import (
@@ -56,7 +63,7 @@ class PluginHost:
         for module_name in BUILTIN_PLUGINS:
             module = __import__(module_name, fromlist=["_"])
             self._register_checked(module, name=module_name)
-        if load_entry_points:
+        if load_entry_points and may_declare(PROJECT):
             self._pm.load_setuptools_entrypoints(PROJECT)
             for plugin in self._pm.get_plugins():
                 self._reject_coroutines(plugin)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import random
 import time
-from email.utils import parsedate_to_datetime
 
 import attrs
 
@@ -32,6 +31,8 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     try:
         seconds = float(text)
     except ValueError:
+        from email.utils import parsedate_to_datetime  # rare: the HTTP-date form only
+
         try:
             when = parsedate_to_datetime(text)
         except (TypeError, ValueError, IndexError):

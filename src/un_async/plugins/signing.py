@@ -18,7 +18,7 @@ from un_async.core.hookspecs import Signer, hookimpl
 __all__ = ["HmacSigner", "get_signer", "signature"]
 
 _KEYED_LIMIT = 16
-"""Keyed MACs a signer keeps (one per secret key in use); more empties the cache."""
+"""Keyed MACs a signer keeps (one per key pair in use); more empties the cache."""
 
 
 class _Mac(Protocol):
@@ -47,35 +47,37 @@ def signature(secret_key: str, timestamp: int | str, method: str, path: str, bod
 class HmacSigner:
     """Signs requests with ``Authorization``, ``X-Timestamp`` and ``X-Signature``.
 
-    The MAC keyed with a secret is set up once and copied per request (keying it is a third
-    of the cost of a signature).
+    The MAC keyed with a secret (and the ``Authorization`` value) is set up once per key
+    pair and copied per request: keying it is a third of the cost of a signature.
     """
 
     def __init__(self) -> None:
-        self._keyed: dict[str, _Mac] = {}
+        self._keyed: dict[str, tuple[_Mac, str, str]] = {}
 
     def sign(
         self, credentials: Credentials, *, timestamp: int, method: str, path: str, body: bytes
     ) -> Mapping[str, str]:
         keyed = self._keyed.get(credentials.secret_key)
-        if keyed is None:
-            keyed = self._key(credentials.secret_key)
+        if keyed is None or keyed[2] != credentials.public_key:
+            keyed = self._key(credentials)
         stamp = str(timestamp)
         return {
-            "Authorization": f"Bearer {credentials.public_key}",
+            "Authorization": keyed[1],
             "X-Timestamp": stamp,
-            "X-Signature": _mac(keyed, stamp, method, path, body),
+            "X-Signature": _mac(keyed[0], stamp, method, path, body),
         }
 
-    def _key(self, secret_key: str) -> _Mac:
+    def _key(self, credentials: Credentials) -> tuple[_Mac, str, str]:
         if len(self._keyed) >= _KEYED_LIMIT:
             self._keyed.clear()
-        keyed = hmac.new(secret_key.encode(), digestmod="sha256")
+        keyed = hmac.new(credentials.secret_key.encode(), digestmod="sha256")
         # With OpenSSL the MAC wraps a C object with the same copy/update/hexdigest
         # methods; using it directly saves three Python-level calls per signature.
         mac: _Mac = getattr(keyed, "_hmac", None) or keyed
-        self._keyed[secret_key] = mac
-        return mac
+        public_key = credentials.public_key
+        entry = (mac, f"Bearer {public_key}", public_key)
+        self._keyed[credentials.secret_key] = entry
+        return entry
 
     def __repr__(self) -> str:
         return "HmacSigner()"

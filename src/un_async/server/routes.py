@@ -9,6 +9,8 @@
 ``GET /jobs``           ``{"jobs": [...]}``: the caller's jobs
 ``GET /jobs/{id}``      a job's state; another account's job is 404
 ``DELETE /jobs/{id}``   cancel; ``{"job_id", "status": "cancelled"}``
+``POST /keys/validate`` ``{"valid": true, ...}`` for the key pair the server accepts (the
+                        fake server's shape; no expiry, no rate limit)
 ======================  ==================================================================
 
 Errors use the service's shape ``{"error", "message"}``: 400 for a bad request (including
@@ -85,6 +87,7 @@ class ExecutionService:
         app.router.add_get("/jobs", self.list_jobs)
         app.router.add_get("/jobs/{job_id}", self.get_job)
         app.router.add_delete("/jobs/{job_id}", self.cancel_job)
+        app.router.add_post("/keys/validate", self.validate_keys)
         return app
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -197,3 +200,24 @@ class ExecutionService:
     async def cancel_job(self, request: web.Request) -> web.Response:
         reply = await self.client.cancel_job(self._owned(request))
         return _reply(200, reply.to_dict())
+
+    async def validate_keys(self, request: web.Request) -> web.Response:
+        """Only an authentic request gets here, so its key pair is valid: it stays so
+        while the server runs, with no rate limit of its own."""
+        return _reply(
+            200,
+            {
+                "valid": True,
+                "public_key": self._account(request),
+                "tier": "serve",
+                "status": "active",
+                "valid_through_datetime": None,
+                "expires_at": None,
+                "valid_for_human": "while this server runs",
+                "rate_per_minute": None,
+                "rate_limit": None,
+                "burst": None,
+                "concurrency": None,
+                "backend": self.client.executor.name,
+            },
+        )

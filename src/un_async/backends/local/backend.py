@@ -36,7 +36,7 @@ from un_async.backends.local.toolchains import (
     world_reachable,
 )
 from un_async.backends.local.uids import UidLeases
-from un_async.backends.local.workspace import check_input_names
+from un_async.backends.local.workspace import check_input_names, sweep_stale
 from un_async.core.credentials import Credentials
 from un_async.core.errors import ClientClosedError, ConfigurationError, ValidationError
 from un_async.core.executor import BaseExecutor
@@ -72,6 +72,8 @@ class LocalBackend(BaseExecutor):
         self._discovered = False
         self._setup_lock: asyncio.Lock | None = None
         self._closed = False
+        self._submitting = 0
+        self._submits_done: asyncio.Event | None = None
         self._cache = ProbeCache.for_environ(self._environ) if self.settings.probe_cache else None
 
     @classmethod
@@ -87,6 +89,7 @@ class LocalBackend(BaseExecutor):
     # -- setup ------------------------------------------------------------------------------
 
     def _setup_sync(self, *, refresh: bool = False) -> Runner:
+        sweep_stale(tempfile.gettempdir())  # work dirs of processes killed before cleanup
         isolation = probe_isolation(self._environ, cache=self._cache, refresh=refresh)
         try:
             level = isolation.choose(self.settings.isolation)
@@ -212,17 +215,26 @@ class LocalBackend(BaseExecutor):
         self, credentials: Credentials, request: ExecutionRequest, *, wait: bool
     ) -> ExecutionResult:
         """Validate, queue and return the pending job at once (``wait`` changes nothing:
-        the client awaits :meth:`wait_job`, under its own deadline)."""
-        runner = await self._ready()
-        chain = await self._toolchain_for(runner, request.language)
-        self._check(chain, request)
-        facts = runner.isolation.facts(
-            runner.level, share_network=request.network_mode == "semitrusted"
-        )
-        job = Job(request, facts)
-        self._jobs.add(job)
-        job.task = asyncio.get_running_loop().create_task(self._run(runner, job, chain))
-        return job.snapshot()
+        the client awaits :meth:`wait_job`, under its own deadline). A backend closed
+        meanwhile (during the first use's probe) starts nothing: ClientClosedError."""
+        self._submitting += 1
+        try:
+            runner = await self._ready()
+            chain = await self._toolchain_for(runner, request.language)
+            self._check(chain, request)
+            facts = runner.isolation.facts(
+                runner.level, share_network=request.network_mode == "semitrusted"
+            )
+            if self._closed:
+                raise ClientClosedError("the local backend is closed")
+            job = Job(request, facts)
+            self._jobs.add(job)
+            job.task = asyncio.get_running_loop().create_task(self._run(runner, job, chain))
+            return job.snapshot()
+        finally:
+            self._submitting -= 1
+            if not self._submitting and self._submits_done is not None:
+                self._submits_done.set()
 
     async def _slot(self, job: Job) -> bool:
         """Wait for a free slot; False (and no slot held) when the job is cancelled first."""
@@ -288,6 +300,8 @@ class LocalBackend(BaseExecutor):
                 runner = self._runner or failed
                 if runner.isolation.from_cache:
                     runner = await asyncio.to_thread(self._setup_sync, refresh=True)
+                    if self._world(runner) != self._world(failed):
+                        self._toolchains, self._unusable, self._discovered = {}, {}, False
                     self._runner = runner
                 await self._resolve(runner, chain.language, refresh=chain.from_cache)
         except Exception:  # the failure stands; the next use probes again
@@ -335,8 +349,13 @@ class LocalBackend(BaseExecutor):
         return sorted(self._toolchains)
 
     async def aclose(self) -> None:
-        """Cancel what still runs or waits and wait (bounded) for the cleanup."""
+        """Let submits under way finish their setup (they then start nothing), cancel
+        what still runs or waits, and wait (bounded) for the cleanup."""
         self._closed = True
+        if self._submitting:
+            self._submits_done = asyncio.Event()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._submits_done.wait(), timeout=CLOSE_GRACE)
         tasks = []
         for job in self._jobs.running():
             job.cancel()

@@ -5,9 +5,14 @@ one of these keys; a key that changed is a miss and the probe runs again. Nothin
 starts a program: these are ``stat`` calls and small reads of ``/proc`` and of version
 files only (well under a millisecond together).
 
-* :func:`isolation_key` — the helper programs (path and file identity: resolved path,
-  inode, size, mtime, mode with its setuid bit, owner), who we are (uids, gids, uid/gid
-  maps, user and mount namespaces, capabilities, ``no_new_privs``, seccomp), the kernel
+Both keys include the identity of the modules whose code produces the answer (an upgrade
+or an edit of the SDK probes again).
+
+* :func:`isolation_key` — every fact of the :class:`~un_async.backends.local.host.Host`
+  (helper programs, interpreter, launcher, uid pool, home), each program with its file
+  identity (resolved path, inode, size, mtime, mode with its setuid bit, owner), who we
+  are (uids, gids, uid/gid maps, user and mount namespaces, capabilities,
+  ``no_new_privs``, seccomp), the kernel
   (release and build), the user-namespace sysctls (``max_user_namespaces``,
   ``unprivileged_userns_clone``, AppArmor's ``restrict_unprivileged_userns``) and the
   temporary directory the probe's workspace lies in.
@@ -28,6 +33,8 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import attrs
 
 from un_async.backends.local.host import Host
 
@@ -82,6 +89,9 @@ _SECRET_WORDS = (
     "SIGNATURE",
 )
 _SMALL_FILE = 64 * 1024
+_HERE = Path(__file__).parent
+_ISOLATION_CODE = ("isolation.py", "sandbox.py", "host.py", "workspace.py", "launcher.py")
+_TOOLCHAIN_CODE = ("toolchains.py",)
 
 
 def file_identity(path: str | None) -> list[Any] | None:
@@ -120,6 +130,10 @@ def _content_identity(path: str) -> list[Any] | None:
     return [*identity, digest]
 
 
+def _code(names: Iterable[str]) -> dict[str, Any]:
+    return {name: file_identity(str(_HERE / name)) for name in names}
+
+
 def _read(path: str) -> str | None:
     try:
         return Path(path).read_text(errors="replace")
@@ -149,20 +163,16 @@ def _namespaces() -> dict[str, str | None]:
 def isolation_key(host: Host) -> dict[str, Any]:
     """Everything the isolation probe's answer depends on (see the module docstring)."""
     uname = os.uname()
-    helpers = {
-        "bwrap": host.bwrap,
-        "unshare": host.unshare,
-        "setpriv": host.setpriv,
-        "prlimit": host.prlimit,
-        "kill": host.kill,
-        "python": host.python,
-        "launcher": host.launcher,
+    facts = attrs.asdict(host)
+    programs = {
+        name: file_identity(value)
+        for name, value in facts.items()
+        if isinstance(value, str) and os.path.isabs(value) and os.path.isfile(value)
     }
     return {
-        "helpers": {name: [path, file_identity(path)] for name, path in helpers.items()},
-        "is_root": host.is_root,
-        "uid_pool": None if host.uid_pool is None else [host.uid_pool.base, host.uid_pool.size],
-        "home": host.home,
+        "code": _code(_ISOLATION_CODE),
+        "host": facts,
+        "programs": programs,
         "ids": [os.getuid(), os.geteuid(), os.getgid(), os.getegid()],
         "kernel": [uname.sysname, uname.release, uname.version, uname.machine],
         "proc": {path: _read(path) for path in _PROC_FILES},
@@ -237,6 +247,7 @@ def toolchain_key(
         resolved[name] = [[hit, file_identity(hit)] for hit in hits if os.path.isfile(hit)]
     found_paths = [hit for entries in resolved.values() for hit, _ in entries]
     return {
+        "code": _code(_TOOLCHAIN_CODE),
         "language": language,
         "world": world,
         "names": resolved,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import attrs
 
-__all__ = ["SYSTEM_PATH", "Host", "UidPool", "host_facts"]
+__all__ = ["SYSTEM_PATH", "Host", "UidPool", "exposes_home", "host_facts"]
 
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 """The ``PATH`` executed programs get (plus their own toolchain's directory)."""
@@ -61,17 +61,49 @@ class Host:
     home: str | None = None
     launcher: str = LAUNCHER
     uid_pool: UidPool | None = None
+    env: str | None = None
+    """``env`` of the system directories: sets the program's environment last."""
+    sh: str | None = None
+    """``sh`` of the system directories: the last step before the program (see
+    :func:`~un_async.backends.local.sandbox.confinement`)."""
 
     @property
     def native_confinement(self) -> bool:
-        """True when ``prlimit`` (and, to drop the uid, ``setpriv``) can confine a
-        program without starting the Python launcher."""
-        return self.prlimit is not None and (self.uid_pool is None or self.setpriv is not None)
+        """True when ``prlimit``, ``setpriv``, ``sh`` and ``env`` can confine a program
+        without starting the Python launcher."""
+        return None not in (self.prlimit, self.setpriv, self.env, self.sh)
+
+
+def exposes_home(path: str, home: str | None) -> bool:
+    """True when binding ``path`` would expose a home directory: it is, or contains,
+    ``/home``, ``/root``, a ``/home/<user>`` or ``home`` (the caller's ``HOME``), or one
+    of their ``.local`` and ``.config`` directories — checked for the path as given and
+    as it resolves."""
+    for candidate in dict.fromkeys((os.path.normpath(path), os.path.realpath(path))):
+        parts = Path(candidate).parts
+        owners = ["/root", *([home] if home else [])]
+        if len(parts) >= 3 and parts[1] == "home":
+            owners.append(str(Path(*parts[:3])))
+        protected = ["/home", *owners, *(f"{o}/{d}" for o in owners for d in _PRIVATE_DIRS)]
+        inside = candidate.rstrip("/") + "/"
+        if any(p == candidate or p.startswith(inside) for p in protected):
+            return True
+    return False
+
+
+_PRIVATE_DIRS = (".local", ".config")
+"""Directories of a home that are never bound whole (keyrings, tokens, settings)."""
 
 
 def _which(name: str, environ: Mapping[str, str]) -> str | None:
     path = f"{environ.get('PATH', '')}:{_HELPER_PATH}"
     found = shutil.which(name, path=path)
+    return os.path.realpath(found) if found else None
+
+
+def _system_tool(name: str) -> str | None:
+    """``name`` from the system directories only (never the caller's ``PATH``)."""
+    found = shutil.which(name, path="/usr/bin:/bin")
     return os.path.realpath(found) if found else None
 
 
@@ -105,4 +137,6 @@ def host_facts(environ: Mapping[str, str]) -> Host:
         python=os.path.realpath(sys.executable),
         home=os.path.realpath(environ["HOME"]) if environ.get("HOME") else None,
         uid_pool=_uid_pool(),
+        env=_system_tool("env"),
+        sh=_system_tool("sh"),
     )

@@ -75,7 +75,8 @@ class Isolation:
             filesystem = "host"
             if level == "none":
                 warnings.append(
-                    "no namespaces: the program shares the host's filesystem, network and"
+                    "no namespaces: the program shares the host's filesystem (/tmp included;"
+                    " the disk limit counts only its work directory and TMPDIR), network and"
                     " process table"
                 )
                 if host.uid_pool is None:
@@ -85,9 +86,10 @@ class Isolation:
                     )
             else:
                 warnings.append(
-                    "the host filesystem is visible (home directories hidden): the program may"
-                    " read what its user may read and write where that user may write (such"
-                    " as /tmp)"
+                    "the host filesystem is visible (home directories and /run hidden; /tmp,"
+                    " /var/tmp and /dev/shm are the execution's own): the program may read"
+                    " what its user may read, write where that user may write (not counted"
+                    " by the disk limit) and connect to Unix sockets it can reach there"
                 )
         if not share_network and network == "host":
             warnings.append("network_mode 'zerotrust' is not enforced at this level")

@@ -3,7 +3,9 @@
 A job is ``pending`` while it waits for a slot (at most ``concurrency`` run at once),
 ``running`` once its workspace exists, then final. Cancelling marks it ``cancelled`` at
 once and sets its cancel event; the runner kills the program and cleans up, after which
-:meth:`Job.wait` returns. Finished jobs are kept, oldest evicted first beyond
+:meth:`Job.wait` returns. Once a cancel was answered ``cancelled``, the final status is
+``cancelled`` too — also when the program had ended by itself in the meantime (its output
+and exit code are kept, and ``error`` says so). Finished jobs are kept, oldest evicted first beyond
 :data:`KEEP_FINISHED`, for the backend's lifetime.
 """
 
@@ -89,6 +91,9 @@ class Job:
             self.cancel_event.set()
 
     def finish(self, result: ExecutionResult) -> None:
+        """Make ``result`` final — as ``cancelled`` if a cancel was accepted before."""
+        if self.cancel_event.is_set() and result.status is not JobStatus.CANCELLED:
+            result = _cancelled_late(result)
         self.result = result
         self.status = result.status
         self.done.set()
@@ -98,6 +103,19 @@ class Job:
         await self.done.wait()
         assert self.result is not None
         return self.result
+
+
+def _cancelled_late(result: ExecutionResult) -> ExecutionResult:
+    """``result`` of a program that ended before the cancel accepted for it could act."""
+    cancelled = result.copy()
+    cancelled["status"] = JobStatus.CANCELLED.value
+    cancelled["success"] = False
+    cancelled["error"] = (
+        f"cancelled; the program had already ended by itself ({result.raw_status},"
+        f" exit code {result.exit_code})"
+    )
+    cancelled["reason"] = result.reason or "exit"
+    return cancelled
 
 
 class JobTable:

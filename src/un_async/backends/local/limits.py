@@ -4,6 +4,11 @@ Limits are applied by the helper that starts the program (``prlimit`` or the lau
 never with ``preexec_fn``. Memory is an address-space limit (``RLIMIT_AS``) except for
 runtimes that reserve far more address space than they use: the JVM gets ``-Xmx`` and
 no ``RLIMIT_AS``; V8 gets ``--max-old-space-size`` and ``RLIMIT_AS`` with headroom.
+
+Memory is limited *per process*: an execution's processes together may use up to
+``memory_mb`` times ``processes`` (without cgroups nothing can bound their sum). The disk
+limit is not an rlimit either: the runner measures the workspace while the program runs
+(:func:`~un_async.backends.local.workspace.disk_usage`).
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ class Limits:
     cpu_seconds: int
     processes: int
     file_size_bytes: int
+    disk_bytes: int = 1024 * MIB
+    """The work, build and ``tmp`` directories together (watched, not an rlimit)."""
 
     def rlimits(
         self, policy: MemoryPolicy, *, compiling: bool = False

@@ -7,6 +7,10 @@ cases the whole process group — and, at the sandbox levels, the PID namespace 
 descendant — is killed with ``SIGKILL``. Once the program is gone, ``after_exit`` runs (to
 kill leftovers by uid) and the pipes get a short grace to reach end-of-file: a descendant
 that escaped and still holds them does not keep the call waiting.
+
+The helpers start with a fixed minimal environment in ``/``; their standard input is a
+pipe on which the last of them reports that the sandbox is set up
+(:attr:`Outcome.started`), a channel the program never holds.
 """
 
 from __future__ import annotations
@@ -17,17 +21,39 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal
 
 import attrs
 
-__all__ = ["Capture", "Outcome", "run_program"]
+from un_async.backends.local.sandbox import HELPER_ENV
+
+__all__ = ["Capture", "CapturedText", "Outcome", "run_program"]
 
 DRAIN_GRACE = 1.0
 """Seconds allowed for the pipes to close once the program has exited."""
 
 Ending = Literal["exit", "deadline", "cancel"]
+
+
+class CapturedText(str):
+    """A stream's output decoded as UTF-8 (invalid bytes replaced), which also keeps
+    :attr:`exact`: the bytes themselves when decoding replaced any, else ``None``.
+
+    It is a ``str`` everywhere a ``str`` is expected; only
+    :func:`un_async.backends.local.results.local_result` looks at :attr:`exact`.
+    """
+
+    exact: bytes | None
+
+    def __new__(cls, data: bytes) -> CapturedText:
+        try:
+            text = super().__new__(cls, data.decode("utf-8"))
+            text.exact = None
+        except UnicodeDecodeError:
+            text = super().__new__(cls, data.decode("utf-8", "replace"))
+            text.exact = data
+        return text
 
 
 class Capture:
@@ -57,14 +83,18 @@ class Capture:
         """Bytes written but not kept."""
         return self.total - len(self.head) - min(len(self.tail), self.tail_limit)
 
-    def text(self) -> str:
-        """The kept output decoded as UTF-8 (invalid bytes replaced), with a marker where
-        bytes were dropped."""
+    def kept(self) -> bytes:
+        """The kept output as bytes, with a marker line where bytes were dropped."""
         tail = bytes(self.tail[-self.tail_limit :]) if self.tail_limit else b""
         if not self.dropped:
-            return (bytes(self.head) + tail).decode("utf-8", "replace")
+            return bytes(self.head) + tail
         marker = f"\n[... {self.dropped} bytes omitted: output limit reached ...]\n"
-        return self.head.decode("utf-8", "replace") + marker + tail.decode("utf-8", "replace")
+        return bytes(self.head) + marker.encode("ascii") + tail
+
+    def text(self) -> CapturedText:
+        """The kept output decoded as UTF-8 (invalid bytes replaced; the exact bytes kept
+        in :attr:`CapturedText.exact`), with a marker where bytes were dropped."""
+        return CapturedText(self.kept())
 
 
 @attrs.frozen(kw_only=True)
@@ -78,6 +108,9 @@ class Outcome:
     stderr: Capture
     seconds: float
     spawn_error: str | None = None
+    started: bool = False
+    """The sandbox reported itself set up, on a pipe the program never holds (see
+    :class:`_Started`): False means the program never ran."""
 
     @property
     def truncated(self) -> bool:
@@ -108,6 +141,47 @@ class _Protocol(asyncio.SubprocessProtocol):
             self.finished.set_result(None)
 
 
+class _Started:
+    """The pipe the confinement chain reports "set up" on: its write end is the helpers'
+    standard input, where the last helper writes ``x`` and then gives the program
+    ``/dev/null`` instead (see :func:`~un_async.backends.local.sandbox.confinement`).
+    The byte is read as soon as it arrives."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.read_fd, self.write_fd = os.pipe()
+        self.seen = False
+        os.set_blocking(self.read_fd, False)
+        loop.add_reader(self.read_fd, self.drain)
+        self.watching = True
+
+    def drain(self) -> None:
+        try:
+            data = os.read(self.read_fd, 64)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if data:
+            self.seen = True
+        elif self.watching:  # end of file
+            self.loop.remove_reader(self.read_fd)
+            self.watching = False
+
+    def close_write_end(self) -> None:
+        if self.write_fd >= 0:
+            os.close(self.write_fd)
+            self.write_fd = -1
+
+    def close(self) -> None:
+        self.close_write_end()
+        self.drain()
+        if self.watching:
+            self.loop.remove_reader(self.read_fd)
+            self.watching = False
+        os.close(self.read_fd)
+
+
 def _kill_group(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
@@ -118,31 +192,33 @@ def _kill_group(pid: int) -> None:
 async def run_program(
     argv: Sequence[str],
     *,
-    env: Mapping[str, str],
-    cwd: str,
     deadline: float,
     cancel: asyncio.Event,
     output_limit: int,
     after_exit: Callable[[], Awaitable[None]] | None = None,
 ) -> Outcome:
-    """Run ``argv`` until it exits, ``deadline`` (event-loop time) passes or ``cancel``
-    is set. Never leaves the process running or unreaped, also when the calling task is
-    cancelled."""
+    """Run ``argv`` (a :func:`~un_async.backends.local.sandbox.command`: its helpers get
+    :data:`~un_async.backends.local.sandbox.HELPER_ENV` and ``/`` as current directory,
+    never the program's environment) until it exits, ``deadline`` (event-loop time)
+    passes or ``cancel`` is set. Never leaves the process running or unreaped, also when
+    the calling task is cancelled."""
     stdout, stderr = Capture(output_limit), Capture(output_limit)
     loop = asyncio.get_running_loop()
     began = time.monotonic()
+    started = _Started(loop)
     try:
         transport, protocol = await loop.subprocess_exec(
             lambda: _Protocol(loop, stdout, stderr),
             *argv,
-            stdin=subprocess.DEVNULL,
+            stdin=started.write_fd,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=dict(env),
-            cwd=cwd,
+            env=dict(HELPER_ENV),
+            cwd="/",
             start_new_session=True,
         )
     except OSError as exc:
+        started.close()
         return Outcome(
             returncode=None,
             ended_by="exit",
@@ -151,6 +227,10 @@ async def run_program(
             seconds=0.0,
             spawn_error=f"cannot start {argv[0]}: {exc.strerror or exc}",
         )
+    except BaseException:
+        started.close()
+        raise
+    started.close_write_end()
     pid = transport.get_pid()
     cancelled = loop.create_task(cancel.wait())
     ended_by: Ending = "exit"
@@ -168,7 +248,10 @@ async def run_program(
         cancelled.cancel()
         if not protocol.exited.done():  # the calling task was cancelled: end it anyway
             _kill_group(pid)
-        await _finish(transport, protocol, after_exit)
+        try:
+            await _finish(transport, protocol, after_exit)
+        finally:
+            started.close()
     returncode = transport.get_returncode()
     return Outcome(
         returncode=returncode,
@@ -176,6 +259,7 @@ async def run_program(
         stdout=stdout,
         stderr=stderr,
         seconds=seconds,
+        started=started.seen,
     )
 
 

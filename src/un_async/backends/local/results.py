@@ -6,13 +6,19 @@ Besides the service's keys (``job_id``, ``status``, ``stdout``, ``stderr``, ``ex
 as mapping keys and as attributes — plus ``execution_time_ms`` (the service's name for
 the duration), ``network_mode``, ``created_at``/``completed_at`` (epoch seconds) and, when
 artifacts went over the cap, ``artifacts_omitted``.
+
+A stream that is not valid UTF-8 is in ``stdout``/``stderr`` with the invalid bytes replaced
+by U+FFFD, and its exact bytes are in ``stdout_base64``/``stderr_base64`` (base64); those
+keys are absent when the text is exact.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from un_async.backends.local.process import CapturedText
 from un_async.core.models import Artifact, ExecutionResult, JobInfo, JobStatus
 
 __all__ = ["job_entry", "local_result"]
@@ -47,11 +53,15 @@ def local_result(
         extra["success"] = status is JobStatus.COMPLETED and exit_code == 0
     if artifacts_omitted:
         extra["artifacts_omitted"] = list(artifacts_omitted)
+    for name, text in (("stdout", stdout), ("stderr", stderr)):
+        exact = text.exact if isinstance(text, CapturedText) else None
+        if exact is not None:
+            extra[f"{name}_base64"] = base64.b64encode(exact).decode("ascii")
     return ExecutionResult(
         job_id=job_id,
         status=status,
-        stdout=stdout,
-        stderr=stderr,
+        stdout=str(stdout),
+        stderr=str(stderr),
         exit_code=exit_code,
         language=language,
         duration_ms=duration_ms,

@@ -7,12 +7,22 @@
   new PID, IPC, UTS, cgroup and (``zerotrust``) network namespaces. Nothing else of the
   host — no home directory — exists inside.
 * ``namespaces``: ``unshare`` gives new PID, mount, IPC, UTS and (``zerotrust``) network
-  namespaces, with the launcher as PID 1 bringing loopback up; the filesystem is the host's.
+  namespaces, with the launcher as PID 1 bringing loopback up; the filesystem is the
+  host's, except that the home directories are hidden, ``/run`` is hidden (its sockets
+  with it) and ``/tmp``, ``/var/tmp`` and ``/dev/shm`` are the execution's own ``tmp/``.
 * ``none``: the program runs in its own session and process group, with limits only.
 
-At every level the program is started through a confinement prefix: ``prlimit`` sets the
-resource limits and, when we are root, ``setpriv`` drops to the execution's own
-unprivileged uid (no capabilities, ``no_new_privs``) — or the Python launcher does both.
+At every level the program is started through a confinement chain: ``prlimit`` sets the
+resource limits, ``setpriv`` sets ``no_new_privs`` and, when we are root, drops to the
+execution's own unprivileged uid with no capabilities (empty bounding, inheritable and
+ambient sets), ``sh`` changes to the work directory, checks that the program can be
+executed and reports on standard input (a pipe of ours: see
+:mod:`~un_async.backends.local.process`) that the sandbox is set up, then ``env -i``
+starts the program with exactly its own environment — or the Python launcher does all
+of that. Every helper runs with :data:`HELPER_ENV` and ``/`` as its current directory;
+the program's environment (the call's ``env=`` included) only ever reaches the program.
+A toolchain path that is, or contains, a home directory is never bound (see
+:func:`refused_binds`).
 """
 
 from __future__ import annotations
@@ -24,10 +34,14 @@ from pathlib import Path
 
 import attrs
 
-from un_async.backends.local.host import Host
+from un_async.backends.local.host import Host, exposes_home
 
 __all__ = [
     "ETC_ENTRIES",
+    "EXEC_FAILURE",
+    "HELPER_ENV",
+    "HIDDEN_RUN",
+    "PRIVATE_TMP",
     "SANDBOX_SHM",
     "SANDBOX_TMP",
     "Layout",
@@ -35,6 +49,7 @@ __all__ = [
     "command",
     "confinement",
     "hidden_directories",
+    "refused_binds",
 ]
 
 ETC_ENTRIES = (
@@ -91,7 +106,8 @@ class Layout:
 
 @attrs.frozen(kw_only=True)
 class Step:
-    """One program start: ``argv`` under ``rlimits`` as ``uid`` (None: our own)."""
+    """One program start: ``argv`` under ``rlimits`` as ``uid`` (None: our own), with
+    exactly the environment ``env``."""
 
     argv: tuple[str, ...]
     rlimits: Mapping[str, tuple[int, int]]
@@ -101,6 +117,36 @@ class Step:
     build: bool = False
     """The workspace has a build directory (compiled languages)."""
     build_writable: bool = False
+    env: Mapping[str, str] = attrs.field(factory=dict)
+
+
+HELPER_ENV: Mapping[str, str] = {"PATH": "/usr/bin:/bin"}
+"""The whole environment of the helpers (``bwrap``, ``unshare``, ``prlimit``, ``setpriv``,
+``sh``, ``env``, the launcher), some of which run as root."""
+
+EXEC_FAILURE = 125
+"""Exit status of the ``sh`` step when it cannot change to the work directory or the
+program is not executable (as the launcher's own failures)."""
+
+_EXEC_STEP = (
+    'cd "$1" || exit 125; '
+    'if [ -n "$2" ] && { [ -d "$2" ] || [ ! -x "$2" ]; }; then '
+    'printf "un-async-exec: cannot execute %s\\n" "$2" >&2; exit 125; fi; '
+    'printf x >&0; shift 2; exec "$@" 0</dev/null'
+)
+"""The ``sh`` step: ``$1`` the directory, ``$2`` the program to check (or empty), then
+the command (``env -i ...``); the ``x`` written to standard input says "set up"."""
+
+
+def refused_binds(host: Host, binds: Sequence[str]) -> list[str]:
+    """The toolchain paths that are never bound because they are, or contain, a home
+    directory (:func:`~un_async.backends.local.host.exposes_home`)."""
+    return [path for path in binds if exposes_home(path, host.home)]
+
+
+def _safe_binds(host: Host, binds: Sequence[str]) -> list[str]:
+    refused = set(refused_binds(host, binds))
+    return [path for path in dict.fromkeys(binds) if path not in refused]
 
 
 def confinement(
@@ -112,41 +158,52 @@ def confinement(
     loopback: bool = False,
     hide: Sequence[str] = (),
     keep: Sequence[tuple[str, bool]] = (),
+    tmp: Sequence[tuple[str, str]] = (),
+    env: Mapping[str, str] | None = None,
+    chdir: str | None = None,
+    program: str | None = None,
 ) -> list[str]:
-    """The argv prefix that applies ``rlimits`` and drops to ``uid`` before the program
-    (and, in a mount namespace, hides ``hide`` but for ``keep``: ``(path, writable)``)."""
-    if not init and not loopback and not hide and host.native_confinement:
-        assert host.prlimit is not None
+    """The argv prefix that applies ``rlimits``, sets ``no_new_privs``, drops every
+    capability (and to ``uid``), changes to ``chdir``, checks that ``program`` can be
+    executed, reports the sandbox set up (an ``x`` on standard input) and starts the
+    program with exactly ``env`` (empty when None). In a mount namespace it first hides
+    ``hide``, binds each ``tmp`` ``(source, target)`` read-write and binds back ``keep``:
+    ``(path, writable)``."""
+    env = {} if env is None else env
+    native = host.native_confinement and not (init or loopback or hide or keep or tmp)
+    if native and "=" not in (program or ""):
+        assert None not in (host.prlimit, host.setpriv, host.sh, host.env)
         argv = [
-            host.prlimit,
+            str(host.prlimit),
             *(f"--{name}={soft}:{hard}" for name, (soft, hard) in rlimits.items()),
+            "--",
+            str(host.setpriv),
+            "--no-new-privs",
         ]
-        argv.append("--")
         if uid is not None:
-            assert host.setpriv is not None
-            argv += [
-                host.setpriv,
-                f"--reuid={uid}",
-                f"--regid={uid}",
-                "--clear-groups",
-                "--no-new-privs",
-                "--bounding-set=-all",
-                "--inh-caps=-all",
-                "--",
-            ]
-        return argv
+            argv += [f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
+        if uid is not None or host.is_root:
+            argv += ["--bounding-set=-all", "--inh-caps=-all"]
+        argv += ["--", str(host.sh), "-c", _EXEC_STEP, "sh", chdir or ".", program or ""]
+        return [*argv, str(host.env), "-i", "--", *(f"{k}={v}" for k, v in env.items())]
     argv = [host.python, "-I", "-S", host.launcher]
     if loopback:
         argv.append("--loopback")
     for directory in hide:
         argv += ["--hide", directory]
+    for source, target in tmp:
+        argv += ["--bind", source, target]
     for path, writable in keep:
         argv += ["--keep-rw" if writable else "--keep-ro", path]
     for name, (soft, hard) in rlimits.items():
         argv += ["--rlimit", f"{name}={soft}:{hard}"]
     if uid is not None:
         argv += ["--uid", str(uid), "--gid", str(uid)]
-    argv += ["--init" if init else "--exec", "--"]
+    for name, value in env.items():
+        argv += ["--env", f"{name}={value}"]
+    if chdir is not None:
+        argv += ["--chdir", chdir]
+    argv += ["--started", "--init" if init else "--exec", "--"]
     return argv
 
 
@@ -195,10 +252,9 @@ def _bwrap(host: Host, layout: Layout, step: Step) -> list[str]:
         argv += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
     argv += ["--ro-bind", f"{layout.etc}/passwd", "/etc/passwd"]
     argv += ["--ro-bind", f"{layout.etc}/group", "/etc/group"]
-    binds: Sequence[str] = step.binds
+    binds = _safe_binds(host, step.binds)
     if not host.native_confinement:
-        binds = [*binds, host.launcher, str(Path(host.python).parent.parent)]
-    binds = list(dict.fromkeys(binds))
+        binds = list(dict.fromkeys([*binds, host.launcher, str(Path(host.python).parent.parent)]))
     # A toolchain under the host's /tmp (e.g. a virtualenv made with mktemp) is bound after
     # the sandbox's own /tmp, which would otherwise hide it.
     in_tmp = [path for path in binds if _under(path, SANDBOX_TMP)]
@@ -211,9 +267,7 @@ def _bwrap(host: Host, layout: Layout, step: Step) -> list[str]:
     outer = {"/", SANDBOX_TMP}
     argv += _dirs({str(p) for p in Path(layout.work).parents if str(p) not in outer})
     argv += ["--bind", layout.work, layout.work]
-    argv += _dirs(
-        {str(p) for path in in_tmp for p in Path(path).parents if str(p) not in outer}
-    )
+    argv += _dirs({str(p) for path in in_tmp for p in Path(path).parents if str(p) not in outer})
     for path in in_tmp:
         argv += ["--ro-bind", path, path]
     if step.build:
@@ -227,7 +281,25 @@ def _bwrap(host: Host, layout: Layout, step: Step) -> list[str]:
     elif step.uid is None:
         argv += ["--cap-drop", "ALL"]
     argv += ["--die-with-parent", "--new-session", "--"]
-    return argv + confinement(host, step.rlimits, step.uid) + list(step.argv)
+    prefix = confinement(
+        host, step.rlimits, step.uid, env=step.env, chdir=layout.work, program=step.argv[0]
+    )
+    return argv + prefix + list(step.argv)
+
+
+PRIVATE_TMP = ("/tmp", "/var/tmp", "/dev/shm")  # noqa: S108 - replaced, not used
+"""Shared writable directories that, at ``namespaces`` level, are the execution's own
+``tmp/`` instead of the host's."""
+HIDDEN_RUN = "/run"
+"""Hidden under an empty tmpfs at ``namespaces`` level (the host's sockets, locks and
+runtime state); the target of ``/etc/resolv.conf`` is kept when it lies there."""
+
+
+def _kept_runtime_files() -> list[str]:
+    resolver = os.path.realpath("/etc/resolv.conf")
+    if _under(resolver, HIDDEN_RUN) and os.path.isfile(resolver):
+        return [resolver]
+    return []
 
 
 def _unshare(host: Host, layout: Layout, step: Step) -> list[str]:
@@ -239,8 +311,17 @@ def _unshare(host: Host, layout: Layout, step: Step) -> list[str]:
     if not host.is_root:
         argv += ["--user", "--map-root-user"]
     argv.append("--")
-    hide = hidden_directories(host, [layout.root, *step.binds])
-    keep = [(path, False) for path in step.binds] + [(layout.root, True)]
+    binds = _safe_binds(host, step.binds)
+    hide = hidden_directories(host, [layout.root, *binds])
+    if os.path.isdir(HIDDEN_RUN) and not os.path.islink(HIDDEN_RUN):
+        hide = [path for path in hide if not _under(path, HIDDEN_RUN)] + [HIDDEN_RUN]
+    tmp = [
+        (layout.tmp, path)
+        for path in PRIVATE_TMP
+        if os.path.isdir(path) and not os.path.islink(path)
+    ]
+    keep = [(path, False) for path in [*binds, *_kept_runtime_files()]]
+    keep.append((layout.root, True))
     prefix = confinement(
         host,
         step.rlimits,
@@ -248,7 +329,11 @@ def _unshare(host: Host, layout: Layout, step: Step) -> list[str]:
         init=True,
         loopback=not step.share_network,
         hide=hide,
-        keep=keep if hide else [],
+        keep=keep,
+        tmp=tmp,
+        env=step.env,
+        chdir=layout.work,
+        program=step.argv[0],
     )
     return argv + prefix + list(step.argv)
 
@@ -281,9 +366,13 @@ def hidden_directories(host: Host, needed: Sequence[str]) -> list[str]:
 
 def command(level: str, host: Host, layout: Layout, step: Step) -> list[str]:
     """The full argv running ``step`` at ``level`` (``bubblewrap``, ``namespaces``,
-    ``none``)."""
+    ``none``), to be started with :data:`HELPER_ENV`, in ``/``, with a pipe of ours as
+    standard input (see :func:`confinement`)."""
     if level == "bubblewrap":
         return _bwrap(host, layout, step)
     if level == "namespaces":
         return _unshare(host, layout, step)
-    return confinement(host, step.rlimits, step.uid) + list(step.argv)
+    prefix = confinement(
+        host, step.rlimits, step.uid, env=step.env, chdir=layout.work, program=step.argv[0]
+    )
+    return prefix + list(step.argv)

@@ -6,14 +6,23 @@ option                 environment variable                   meaning
 ``isolation``          ``UN_ASYNC_LOCAL_ISOLATION``           force ``bubblewrap``,
                                                               ``namespaces`` or ``none``
                                                               (default: best available)
-``memory_mb``          ``UN_ASYNC_LOCAL_MEMORY_MB``           memory per execution (default:
-                                                              2048 per requested vCPU)
+``memory_mb``          ``UN_ASYNC_LOCAL_MEMORY_MB``           memory *per process* of an
+                                                              execution (address space;
+                                                              default: 2048 per requested
+                                                              vCPU); its processes together
+                                                              may use up to ``memory_mb``
+                                                              times ``max_processes``
 ``concurrency``        ``UN_ASYNC_LOCAL_CONCURRENCY``         executions running at once
                                                               (default: number of CPUs)
 ``output_limit_bytes`` ``UN_ASYNC_LOCAL_OUTPUT_LIMIT_BYTES``  bytes kept per stream (1 MiB)
-``max_processes``      ``UN_ASYNC_LOCAL_MAX_PROCESSES``       processes per execution (128)
+``max_processes``      ``UN_ASYNC_LOCAL_MAX_PROCESSES``       processes and threads per
+                                                              execution (64)
 ``file_size_mb``       ``UN_ASYNC_LOCAL_FILE_SIZE_MB``        largest file a program may
                                                               write (256)
+``disk_limit_mb``      ``UN_ASYNC_LOCAL_DISK_LIMIT_MB``       disk an execution may fill in
+                                                              its work directory and
+                                                              ``/tmp`` together (1024;
+                                                              measured every 0.25 s)
 ``artifact_limit_mb``  ``UN_ASYNC_LOCAL_ARTIFACT_LIMIT_MB``   total artifact bytes returned
                                                               (64)
 ``probe_cache``        ``UN_ASYNC_LOCAL_PROBE_CACHE``         keep the isolation probe's and
@@ -49,8 +58,9 @@ class LocalSettings:
     memory_mb: int | None = None
     concurrency: int = attrs.field(factory=lambda: os.cpu_count() or 1)
     output_limit_bytes: int = MIB
-    max_processes: int = 128
+    max_processes: int = 64
     file_size_mb: int = 256
+    disk_limit_mb: int = 1024
     artifact_limit_mb: int = 64
     probe_cache: bool = True
 
@@ -78,6 +88,7 @@ class LocalSettings:
             "output_limit_bytes": (1024, 1024 * MIB),
             "max_processes": (8, 65536),
             "file_size_mb": (1, 1024 * 1024),
+            "disk_limit_mb": (1, 1024 * 1024),
             "artifact_limit_mb": (0, 1024 * 1024),
         }
         for key, (low, high) in bounds.items():
@@ -87,7 +98,8 @@ class LocalSettings:
         return cls(**values)
 
     def memory_for(self, vcpu: int | None) -> int:
-        """Megabytes allowed for one execution: ``memory_mb``, else 2 GiB per vCPU."""
+        """Megabytes of address space allowed to each process of one execution:
+        ``memory_mb``, else 2 GiB per vCPU."""
         if self.memory_mb is not None:
             return self.memory_mb
         return 2048 * (vcpu or 1)

@@ -30,6 +30,7 @@ from typing import Any
 
 import attrs
 
+from un_async.backends.local.host import exposes_home
 from un_async.backends.local.limits import MemoryPolicy
 from un_async.backends.local.probe_cache import ProbeCache
 
@@ -727,8 +728,31 @@ def _resolve(
         typescript = _typescript_chain(environ, node)
         if typescript is not None and world and not _reachable(typescript):
             typescript = None
-        return typescript, None
-    return _search(language, _FINDERS[language], environ, world)
+        return _without_homes(typescript, environ), None
+    chain, unusable = _search(language, _FINDERS[language], environ, world)
+    return _without_homes(chain, environ), unusable
+
+
+def _without_homes(chain: Toolchain | None, environ: Mapping[str, str]) -> Toolchain | None:
+    """``chain`` with each bind that is, or contains, a home directory (``~/bin/tool``'s
+    prefix is ``~``; see :func:`~un_async.backends.local.host.exposes_home`) replaced by
+    the directories of the tools inside it — or dropped when those are such paths too."""
+    if chain is None:
+        return None
+    home = os.path.realpath(environ["HOME"]) if environ.get("HOME") else None
+    binds: list[str] = []
+    for path in chain.binds:
+        if not exposes_home(path, home):
+            binds.append(path)
+            continue
+        for tool in chain.tools.values():
+            directory = os.path.dirname(tool)
+            inside = directory == path or directory.startswith(f"{path.rstrip('/')}/")
+            if inside and not exposes_home(directory, home):
+                binds.append(directory)
+    if binds == list(chain.binds):
+        return chain
+    return attrs.evolve(chain, binds=tuple(dict.fromkeys(binds)))
 
 
 def _resolve_cached(

@@ -1,15 +1,22 @@
 """Turning how a program ended into ``status``, ``reason``, ``exit_code`` and ``error``.
 
-* the sandbox failed to start the program → ``failed``/``sandbox`` (never the program's
-  fault; ``error`` has the sandbox's message);
+* the sandbox did not report itself set up (:attr:`Outcome.started`, a pipe the program
+  never holds) → ``failed``/``sandbox`` (never the program's fault; ``error`` has the
+  helper's message). Whatever the program writes cannot produce this verdict;
 * cancelled → ``cancelled``/``signal``, deadline → ``timeout``/``time``, both with
   ``exit_code`` 137 (our ``SIGKILL``);
 * killed by a signal N → ``exit_code`` 128+N: ``SIGXCPU`` (CPU limit) is
   ``timeout``/``time``, ``SIGXFSZ`` (file size limit) ``failed``/``file_size``, others
-  ``failed``/``signal`` — or ``memory`` when the runtime said it ran out of memory;
-* a non-zero exit → ``failed`` with ``exit``, or ``memory``/``file_size`` when the runtime's
-  own message says so (Python's ``MemoryError``, ``File too large``); a compiler's non-zero
-  exit → ``failed``/``compile``;
+  ``failed``/``signal``;
+* ``memory`` is claimed only when the runtime's own out-of-memory message (Python's
+  ``MemoryError``, ...) is in the last 4 KiB of stderr *and* the program ended as such a failure
+  does (a non-zero exit, or ``SIGABRT``/``SIGKILL``/``SIGSEGV``/``SIGBUS``/``SIGTRAP``).
+  The memory limit leaves no trace a program could not also produce, so this is the
+  runtime's report taken at its word — a program that prints the same message and exits
+  the same way is reported the same — never a measurement;
+* a non-zero exit → ``failed`` with ``exit``, or ``file_size`` when the runtime's message
+  says so (``File too large``: likewise the program's word); a compiler's non-zero exit
+  → ``failed``/``compile``;
 * exit 0 → ``completed`` with no reason.
 
 At the ``bubblewrap`` and ``namespaces`` levels the program is not our child: its init
@@ -26,13 +33,13 @@ import attrs
 from un_async.backends.local.process import Outcome
 from un_async.core.models import JobStatus
 
-__all__ = ["SANDBOX_TOOLS", "Verdict", "judge"]
+__all__ = ["Verdict", "judge"]
 
-SANDBOX_TOOLS = ("bwrap", "unshare", "prlimit", "setpriv", "un-async-launcher")
-"""Programs of ours whose own failure (a message ``<tool>: ...``) is a sandbox failure."""
-
-_TOOL_FAILURE_CODES = frozenset({1, 125, 126, 127})
 _TAIL_CHARS = 4096
+_OOM_SIGNALS = frozenset(
+    {signal.SIGABRT, signal.SIGKILL, signal.SIGSEGV, signal.SIGBUS, signal.SIGTRAP}
+)
+"""How runtimes end when an allocation fails (abort, a fault, the kernel's kill)."""
 _MAX_SIGNAL = 64
 KILLED = 128 + signal.SIGKILL
 
@@ -51,14 +58,10 @@ class Verdict:
         return self.status is JobStatus.COMPLETED
 
 
-def _sandbox_message(outcome: Outcome, code: int) -> str | None:
-    if code not in _TOOL_FAILURE_CODES:
-        return None
-    head = outcome.stderr.head.decode("utf-8", "replace")
-    first = head.lstrip().split("\n", 1)[0]
-    if first.startswith(tuple(f"{tool}: " for tool in SANDBOX_TOOLS)):
-        return first
-    return None
+def _sandbox_message(outcome: Outcome) -> str:
+    """What the helper that failed said (the program never ran: stderr is all theirs)."""
+    head = outcome.stderr.head.decode("utf-8", "replace").strip()
+    return head.split("\n", 1)[0] if head else f"exit status {outcome.returncode}"
 
 
 def _signal_name(number: int) -> str:
@@ -94,20 +97,19 @@ def judge(
             exit_code=KILLED,
             error=f"wall-clock limit reached ({limits_text})",
         )
+    if not outcome.started:
+        return Verdict(
+            status=JobStatus.FAILED,
+            reason="sandbox",
+            exit_code=None,
+            error=f"the sandbox failed to start the program: {_sandbox_message(outcome)}",
+        )
     code = outcome.returncode
     signum: int | None = None
     if code < 0:
         signum, code = -code, 128 - code
     elif not exact_signals and 128 < code <= 128 + _MAX_SIGNAL:
         signum = code - 128
-    sandbox = _sandbox_message(outcome, code)
-    if sandbox is not None:
-        return Verdict(
-            status=JobStatus.FAILED,
-            reason="sandbox",
-            exit_code=None,
-            error=f"the sandbox failed to start the program: {sandbox}",
-        )
     if code == 0:
         return Verdict(status=JobStatus.COMPLETED, reason=None, exit_code=0)
     if signum == signal.SIGXCPU:
@@ -125,12 +127,13 @@ def judge(
             error=f"file size limit reached ({limits_text})",
         )
     tail = outcome.stderr.text()[-_TAIL_CHARS:]
-    if any(marker in tail for marker in oom_markers):
+    ended_as_oom = signum is None or signum in _OOM_SIGNALS
+    if ended_as_oom and any(marker in tail for marker in oom_markers):
         return Verdict(
             status=JobStatus.FAILED,
             reason="memory",
             exit_code=code,
-            error=f"out of memory ({limits_text})",
+            error=f"out of memory, as the runtime reported ({limits_text})",
         )
     if compiling:
         return Verdict(

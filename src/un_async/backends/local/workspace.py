@@ -7,12 +7,18 @@ and ``/dev/shm`` (and is ``TMPDIR`` below it); ``etc/`` (``bubblewrap`` only) ho
 minimal ``passwd``/``group``. The root is ``0711`` and owned by us; the rest belongs to
 the execution's uid. :meth:`Workspace.remove` deletes it
 all, also what the program made unwritable.
+
+The root is named ``un-async-<pid>-<pid namespace>-<random>``: when a process dies before
+it could clean up (``kill -9``), the next backend started on the same temporary
+directory removes what it left (:func:`sweep_stale`). :func:`disk_usage` measures a
+workspace for the disk limit.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import stat
 import sys
@@ -25,15 +31,26 @@ from un_async.backends.local.sandbox import Layout
 from un_async.core.errors import ValidationError
 from un_async.core.models import InputFile
 
-__all__ = ["Workspace", "check_input_names"]
+__all__ = ["Workspace", "check_input_names", "disk_usage", "sweep_stale"]
 
 MAX_NAME_DEPTH = 32
+MAX_COMPONENT_BYTES = 255
+"""The longest file name component Linux file systems take (``NAME_MAX``)."""
+MAX_NAME_BYTES = 3000
+"""The longest input file name, leaving room for the work directory within ``PATH_MAX``."""
+MIN_FILE_BYTES = 4096
+"""What every file and directory counts for at least in :func:`disk_usage`."""
 _PREFIX = "un-async-"
+_STALE = re.compile(r"un-async-(\d+)-(\d+)-[^/]+")
 
 
 def check_input_names(files: Iterable[InputFile]) -> None:
     """:class:`ValidationError` unless every name is a relative path inside the work
-    directory: no absolute path, no ``..`` or empty component, no NUL."""
+    directory that can be created there: no absolute path, no ``..`` or empty component,
+    no NUL, no component over 255 bytes, no name given twice, and no name that another
+    one needs as a directory (``a`` and ``a/b``)."""
+    names: set[str] = set()
+    directories: set[str] = set()
     for item in files:
         name = item.filename
         path = PurePosixPath(name)
@@ -48,6 +65,109 @@ def check_input_names(files: Iterable[InputFile]) -> None:
                 f"invalid input file name {name!r}: use a relative path inside the work "
                 "directory (no absolute path, '..', '.' or empty component)"
             )
+        encoded = [len(part.encode("utf-8", "surrogatepass")) for part in parts]
+        if max(encoded) > MAX_COMPONENT_BYTES or sum(encoded) + len(parts) > MAX_NAME_BYTES:
+            raise ValidationError(
+                f"invalid input file name {name[:80]!r}...: each part of a name may have at"
+                f" most {MAX_COMPONENT_BYTES} bytes, the whole name {MAX_NAME_BYTES}"
+            )
+        if name in names:
+            raise ValidationError(f"input file {name!r} is given twice")
+        names.add(name)
+        directories.update("/".join(parts[:depth]) for depth in range(1, len(parts)))
+    clash = sorted(names & directories)
+    if clash:
+        raise ValidationError(
+            f"input file {clash[0]!r} is also needed as a directory (another input file is"
+            " inside it)"
+        )
+
+
+def _pid_namespace() -> str:
+    try:
+        link = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return "0"
+    return "".join(ch for ch in link if ch.isdigit()) or "0"
+
+
+def _owner_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists, as another user
+        return True
+    return True
+
+
+def sweep_stale(directory: str) -> list[str]:
+    """Remove the workspaces under ``directory`` whose owner process is dead: only
+    directories named as :meth:`Workspace.create` names them, created in our PID
+    namespace, owned by our uid, whose owner pid no longer exists. Returns what was
+    removed. Best effort: errors are ignored."""
+    removed: list[str] = []
+    namespace = _pid_namespace()
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return removed
+    for entry in entries:
+        found = _STALE.fullmatch(entry.name)
+        if found is None or found.group(2) != namespace:
+            continue
+        pid = int(found.group(1))
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if (
+            not stat.S_ISDIR(info.st_mode)
+            or info.st_uid != os.getuid()
+            or pid == os.getpid()
+            or _owner_alive(pid)
+        ):
+            continue
+        Workspace(Layout.under(entry.path), None).remove()
+        if not os.path.lexists(entry.path):
+            removed.append(entry.path)
+    return removed
+
+
+def _opened_up(directory: str) -> list[os.DirEntry[str]]:
+    try:
+        os.chmod(directory, stat.S_IRWXU)
+        return list(os.scandir(directory))
+    except OSError:
+        return []
+
+
+def disk_usage(top: str, *, stop_above: int | None = None) -> int:
+    """Bytes the tree under ``top`` occupies (allocated blocks, each file and directory
+    counting at least :data:`MIN_FILE_BYTES`), without following links; the walk stops
+    once ``stop_above`` is passed. A directory the program made unreadable is opened up
+    (we own it, or are root) and counted."""
+    total = 0
+    pending = [top]
+    while pending:
+        directory = pending.pop()
+        try:
+            entries = list(os.scandir(directory))
+        except PermissionError:
+            entries = _opened_up(directory)
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            total += max(info.st_blocks * 512, MIN_FILE_BYTES)
+            if stat.S_ISDIR(info.st_mode):
+                pending.append(entry.path)
+        if stop_above is not None and total > stop_above:
+            break
+    return total
 
 
 class Workspace:
@@ -61,7 +181,8 @@ class Workspace:
     def create(cls, uid: int | None, *, build: bool = True, etc: bool = True) -> Workspace:
         """Make the directories (owned by ``uid`` when given; we must be root then);
         ``build/`` and ``etc/`` only when asked for."""
-        root = tempfile.mkdtemp(prefix=_PREFIX, dir=tempfile.gettempdir())
+        prefix = f"{_PREFIX}{os.getpid()}-{_pid_namespace()}-"
+        root = tempfile.mkdtemp(prefix=prefix, dir=tempfile.gettempdir())
         workspace = cls(Layout.under(root), uid)
         try:
             os.chmod(root, 0o711)  # noqa: S103 - traversable by the execution's uid only

@@ -152,7 +152,8 @@ class SignedRequester:
             try:
                 response = await self.transport.send(request)
                 if response.status < 400:
-                    log.debug("%s %s -> %d", method, path, response.status)
+                    if log.isEnabledFor(logging.DEBUG):
+                        log.debug("%s %s -> %d", method, path, response.status)
                     return _decode_json(response, method, path)
                 log.debug("%s %s -> %d (error)", method, path, response.status)
                 raise error_for_status(

@@ -151,7 +151,9 @@ class WireCodec:
         if get("id") is None:
             result["id"] = found
         if type(get("duration_ms")) is not int:
-            duration = _duration_ms(body)
+            duration = get("execution_time_ms")  # what the service sends
+            if type(duration) is not int:
+                duration = _duration_ms(body)
             if duration is not None:
                 result["duration_ms"] = duration
         if get("artifacts"):
