@@ -15,6 +15,7 @@ import pytest
 
 import un_async
 from un_async import (
+    ClientConfig,
     CredentialsError,
     JobStatus,
     NotFoundError,
@@ -231,6 +232,13 @@ async def test_unknown_job(fake_env: FakeUnsandbox) -> None:
 # -- languages ----------------------------------------------------------------------------
 
 
+def languages_file(fake: FakeUnsandbox) -> Path:
+    """Where the default client caches this server's languages (a file per server URL)."""
+    path = ClientConfig(base_url=fake.url).languages_cache_file
+    assert path is not None
+    return path
+
+
 async def test_get_languages_is_a_cached_list_of_strings(
     fake_env: FakeUnsandbox, isolated_environment: Path
 ) -> None:
@@ -239,8 +247,9 @@ async def test_get_languages_is_a_cached_list_of_strings(
     assert all(isinstance(name, str) for name in languages)
     assert await get_languages() == languages
     assert fake_env.count_requests("GET", "/languages") == 1
-    cache = json.loads((isolated_environment / ".unsandbox" / "languages.json").read_text())
-    assert cache["languages"] == languages
+    cache_file = languages_file(fake_env)
+    assert cache_file.parent == isolated_environment / ".unsandbox"
+    assert json.loads(cache_file.read_text())["languages"] == languages
 
 
 @pytest.mark.parametrize(
@@ -250,7 +259,7 @@ async def test_get_languages_is_a_cached_list_of_strings(
 async def test_get_languages_survives_a_corrupt_cache(
     fake_env: FakeUnsandbox, isolated_environment: Path, content: bytes
 ) -> None:
-    cache = isolated_environment / ".unsandbox" / "languages.json"
+    cache = languages_file(fake_env)
     cache.parent.mkdir()
     cache.write_bytes(content)
     assert await get_languages() == fake_env.languages
@@ -260,7 +269,7 @@ async def test_get_languages_survives_a_corrupt_cache(
 async def test_get_languages_when_the_cache_path_is_a_directory(
     fake_env: FakeUnsandbox, isolated_environment: Path
 ) -> None:
-    (isolated_environment / ".unsandbox" / "languages.json").mkdir(parents=True)
+    languages_file(fake_env).mkdir(parents=True)
     assert await get_languages() == fake_env.languages
 
 

@@ -169,3 +169,20 @@ def test_run_on_the_local_backend_imports_only_what_it_uses(tmp_path: Path) -> N
     assert unwanted == []
     if not may_declare("un_async"):
         assert "importlib.metadata" not in modules
+
+
+def test_the_program_freezes_its_objects_at_exit_but_a_call_does_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import atexit
+    import gc
+
+    from un_async.cli import app
+
+    registered: list[object] = []
+    monkeypatch.setattr(atexit, "register", registered.append)
+    monkeypatch.setattr(sys, "argv", ["un-async", "--version"])
+    assert app.main(["--version"]) == 0
+    assert registered == []
+    assert app.main() == 0  # as the console script calls it
+    assert registered == [gc.freeze]

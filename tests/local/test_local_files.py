@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,6 +72,34 @@ async def test_bad_input_file_names_are_refused_before_running(
     with pytest.raises(ValidationError, match="invalid input file name"):
         await best.execute_code("bash", "echo ran", input_files={name: b"x"})
     assert os.listdir(private_tmp) == []
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"a": b"file", "a/b": b"inside it"}, "also needed as a directory"),
+        ({"x/a/b/c": b"deep", "x/a": b"file"}, "also needed as a directory"),
+        ({"n" * 256: b"x"}, "at most 255 bytes"),
+        ({"dir/" + "é" * 128: b"x"}, "at most 255 bytes"),
+        ({"/".join(["d" * 200] * 16): b"x"}, "the whole name"),
+        ([("same.txt", b"1"), ("same.txt", b"2")], "twice"),
+    ],
+)
+async def test_input_files_that_cannot_be_created_are_refused_before_running(
+    best: AsyncClient, private_tmp: Path, files: Any, message: str
+) -> None:
+    """Refused up front, naming the file — not a sandbox failure quoting host paths."""
+    with pytest.raises(ValidationError, match=message) as caught:
+        await best.execute_code("bash", "echo ran", input_files=files)
+    assert str(private_tmp) not in str(caught.value)
+    assert os.listdir(private_tmp) == []
+
+
+async def test_names_that_only_share_a_prefix_are_fine(best: AsyncClient) -> None:
+    files = {"a": b"1", "ab/c": b"2", "n" * 255: b"3", "x/y": b"4", "x/z": b"5"}
+    code = f"cat a ab/c {'n' * 255} x/y x/z"
+    result = await best.execute_code("bash", code, input_files=files)
+    assert (result.status, result.stdout) == ("completed", "12345"), result.stderr
 
 
 async def test_input_file_with_the_source_name_is_renamed_around(best: AsyncClient) -> None:

@@ -74,16 +74,14 @@ def preload_library(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     source = folder / "hook.c"
     source.write_text(PRELOAD_SOURCE)
     library = folder / "hook.so"
-    subprocess.run(  # noqa: S603 - a compiler found on PATH
-        [gcc, "-shared", "-fPIC", "-o", str(library), str(source)], check=True
-    )
+    subprocess.run([gcc, "-shared", "-fPIC", "-o", str(library), str(source)], check=True)
     return library.read_bytes()
 
 
 @pytest.fixture
 def library_on_host(preload_library: bytes) -> Iterator[str]:
     """The library at an absolute host path every user may read."""
-    folder = tempfile.mkdtemp(prefix="un-async-preload-", dir="/var/tmp")  # noqa: S108
+    folder = tempfile.mkdtemp(prefix="un-async-preload-", dir="/var/tmp")
     try:
         os.chmod(folder, 0o755)  # noqa: S103 - readable by the program's uid
         path = Path(folder, "hook.so")

@@ -7,13 +7,25 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
+import shutil
+import tempfile
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
-from support.local_backend import ISOLATION, SECRET_VALUE, SECRET_VAR, skip_below
+from support.local_backend import (
+    ISOLATION,
+    SECRET_VALUE,
+    SECRET_VAR,
+    local_environ,
+    options,
+    skip_below,
+)
 from un_async import AsyncClient
+from un_async.backends.local.host import exposes_home
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -210,3 +222,137 @@ async def test_isolation_facts_are_reported(local: AsyncClient, level: str) -> N
         assert facts["warnings"] == []
     if level != "bubblewrap":
         assert facts["warnings"]
+
+
+# -- toolchains installed in a home directory ------------------------------------------------
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def home_toolchain_client(
+    level: str, private_tmp: Path, tmp_path: Path
+) -> AsyncIterator[tuple[AsyncClient, Path]]:
+    """A client whose python is ``~/bin/python3`` (a link to the system's), in a home
+    that also holds a secret: ``~/bin``'s install prefix is the home itself."""
+    skip_below(level, ("bubblewrap", "namespaces"), "to hide the home directory")
+    python = shutil.which("python3", path="/usr/bin:/bin")
+    if python is None:
+        pytest.skip("no system python3 to link from a home directory")
+    home = tmp_path / "home"
+    (home / "bin").mkdir(parents=True)
+    (home / "bin" / "python3").symlink_to(python)
+    (home / "secret.txt").write_text(SECRET_VALUE)
+    environ = {**local_environ(home), "PATH": f"{home}/bin:{os.environ.get('PATH', '')}"}
+    async with AsyncClient(
+        backend="local", backend_options=options(level), environ=environ
+    ) as client:
+        yield client, home
+
+
+async def test_a_toolchain_in_a_home_does_not_expose_the_home(
+    home_toolchain_client: tuple[AsyncClient, Path],
+) -> None:
+    client, home = home_toolchain_client
+    code = (
+        "import os, sys\n"
+        "print(sys.executable)\n"
+        f"home = {str(home)!r}\n"
+        "print(sorted(os.listdir(home)) if os.path.isdir(home) else 'absent')\n"
+        "try:\n"
+        "    print(open(os.path.join(home, 'secret.txt')).read())\n"
+        "except OSError as exc:\n"
+        "    print('unreadable', exc.errno)\n"
+    )
+    result = await client.execute_code("python", code)
+    assert result.status == "completed", result.stderr
+    assert SECRET_VALUE not in result.stdout
+    executable, listing, secret = result.stdout.splitlines()
+    assert executable == f"{home}/bin/python3"  # the home's toolchain ran ...
+    assert listing in ("['bin']", "absent", "[]")  # ... with only its own directory bound
+    assert secret.startswith("unreadable")
+
+
+@pytest.mark.parametrize(
+    ("path", "exposes"),
+    [
+        ("/", True),
+        ("/home", True),
+        ("/home/someone", True),
+        ("/home/someone/.local", True),
+        ("/home/someone/.config", True),
+        ("/root", True),
+        ("/root/.local", True),
+        ("/srv/home-of-caller", True),
+        ("/srv", True),
+        ("/srv/home-of-caller/bin", False),
+        ("/home/someone/.pyenv/versions/3.12.1", False),
+        ("/home/someone/.local/lib/node_modules/typescript", False),
+        ("/opt/node-v20", False),
+        ("/usr/local", False),
+    ],
+)
+async def test_which_paths_expose_a_home(path: str, exposes: bool) -> None:
+    assert exposes_home(path, "/srv/home-of-caller") is exposes
+
+
+# -- the namespaces level's own /tmp and hidden /run -------------------------------------------
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def host_socket() -> AsyncIterator[str]:
+    """A Unix socket server in the host's /tmp that greets whoever connects."""
+
+    async def greet(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"hello from a host socket\n")
+        await writer.drain()
+        writer.close()
+
+    folder = tempfile.mkdtemp(prefix="un-async-socket-", dir="/tmp")
+    try:
+        os.chmod(folder, 0o755)  # noqa: S103 - reachable by the program's uid
+        path = os.path.join(folder, "greeter.sock")
+        server = await asyncio.start_unix_server(greet, path)
+        os.chmod(path, 0o777)  # noqa: S103 - connectable by the program's uid
+        async with server:
+            yield path
+    finally:
+        shutil.rmtree(folder)
+
+
+async def test_shared_temporary_directories_are_the_executions_own(
+    local: AsyncClient, level: str, host_socket: str
+) -> None:
+    skip_below(level, ("bubblewrap", "namespaces"), "private temporary directories")
+    token = f"un-async-probe-{secrets.token_hex(8)}"
+    code = (
+        "import os, socket, sys\n"
+        f"token, sock = {token!r}, {host_socket!r}\n"
+        "for folder in ('/tmp', '/var/tmp', '/dev/shm'):\n"
+        "    if os.path.isdir(folder):\n"
+        "        open(os.path.join(folder, token), 'w').write('x')\n"
+        "try:\n"
+        "    client = socket.socket(socket.AF_UNIX)\n"
+        "    client.connect(sock)\n"
+        "    print('reached', client.recv(100).decode().strip())\n"
+        "except OSError as exc:\n"
+        "    print('unreachable', exc.errno)\n"
+        "run = os.listdir('/run') if os.path.isdir('/run') else []\n"
+        "print(sorted(run))\n"
+    )
+    result = await local.execute_code("python", code)
+    assert result.status == "completed", result.stderr
+    reached, run = result.stdout.splitlines()
+    assert reached.startswith("unreachable"), reached
+    assert left_on_the_host(token) == []
+    assert set(json.loads(run.replace("'", '"'))) <= kept_in_run()
+
+
+def left_on_the_host(name: str) -> list[str]:
+    """Paths named ``name`` in the host's shared temporary directories."""
+    shared = ("/tmp", "/var/tmp", "/dev/shm")
+    return [path for path in (os.path.join(d, name) for d in shared) if os.path.exists(path)]
+
+
+def kept_in_run() -> set[str]:
+    """The entries of /run the namespaces level keeps: the resolver's, if it lies there."""
+    resolver = os.path.realpath("/etc/resolv.conf")
+    return {resolver.split("/")[2]} if resolver.startswith("/run/") else set()

@@ -3,12 +3,20 @@ memory, process count, output size, file size; each reported with status and rea
 
 from __future__ import annotations
 
+import os
 import secrets
+from pathlib import Path
 
 import pytest
 
 from support import until
-from support.local_backend import OUTPUT_LIMIT, PROCESS_LIMIT, live_processes
+from support.local_backend import (
+    OUTPUT_LIMIT,
+    PROCESS_LIMIT,
+    live_processes,
+    local_environ,
+    options,
+)
 from un_async import AsyncClient
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -120,3 +128,40 @@ async def test_file_size_limit(level: str, fresh_small_files: AsyncClient) -> No
     assert "File too large" in python.stderr
     native = await fresh_small_files.execute_code("bash", "exec head -c 3000000 /dev/zero > big")
     assert (native.status, native.reason, native.exit_code) == ("failed", "file_size", 153)
+
+
+DISK_LIMIT_MB = 24
+FILL_DISK = """\
+import os, time
+folders = [os.environ['TMPDIR'], '.'] + [p for p in ('/tmp', '/var/tmp', '/dev/shm')
+                                         if os.access(p, os.W_OK) and WRITE_SHARED]
+for number in range(12):
+    folder = folders[number % len(folders)]
+    with open(os.path.join(folder, f'fill-{os.getpid()}-{number}'), 'wb') as handle:
+        handle.write(b'x' * (4 * 1024 * 1024))
+print('written', flush=True)
+time.sleep(60)
+"""
+
+
+async def test_disk_limit_counts_the_work_directory_and_tmp_together(
+    level: str, private_tmp: Path, secret_home: Path
+) -> None:
+    """12 files of 4 MiB, each under the per-file limit, spread over the work directory
+    and the temporary directories: 48 MiB in all passes a 24 MiB disk limit, and the
+    program is killed for it (while writing, or in its 60 s sleep — not at its end)."""
+    sandboxed = level in ("bubblewrap", "namespaces")
+    async with AsyncClient(
+        backend="local",
+        backend_options=options(level, disk_limit_mb=DISK_LIMIT_MB),
+        environ=local_environ(secret_home),
+    ) as client:
+        code = FILL_DISK.replace("WRITE_SHARED", str(sandboxed))
+        result = await client.execute_code("python", code, ttl=30)
+        assert (result.status, result.reason, result.exit_code) == ("failed", "file_size", 137)
+        assert result.stdout in ("", "written\n")  # killed while writing, or after
+        assert "disk limit" in (result.error or "")
+        assert (result.duration_ms or 0) < 15_000
+        small = await client.execute_code("bash", "head -c 1000000 /dev/zero > small; echo ok")
+        assert (small.status, small.stdout) == ("completed", "ok\n")
+    assert os.listdir(private_tmp) == []

@@ -17,11 +17,16 @@ What each isolation level enforces (every result says which one it ran at):
                for ``semitrusted``). Limits; a pool uid when root.
 ``namespaces`` new PID/mount/IPC/UTS/network namespaces (loopback up); the host filesystem
                as the program's user sees it, with the home directories (``/root``,
-               ``/home``, the caller's ``HOME``) hidden under an empty tmpfs and only the
-               toolchain's prefix bound back. Limits; a pool uid when root.
+               ``/home``, the caller's ``HOME``) and ``/run`` hidden under an empty tmpfs
+               and only the toolchain's prefix bound back; ``/tmp``, ``/var/tmp`` and
+               ``/dev/shm`` are the execution's own. Limits; a pool uid when root.
 ``none``       own session and process group; limits; a pool uid when root (then every
                process of the execution is killed by uid, also those that left the group).
 =============  ==========================================================================
+
+At every level the program has ``no_new_privs`` and no capabilities, gets exactly its own
+environment (the helpers building the sandbox never see the call's ``env=``), and its
+workspace is watched against the disk limit. Memory is limited per process.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ option                 environment variable                   meaning
                                                               (default: number of CPUs)
 ``output_limit_bytes`` ``UN_ASYNC_LOCAL_OUTPUT_LIMIT_BYTES``  bytes kept per stream (1 MiB)
 ``max_processes``      ``UN_ASYNC_LOCAL_MAX_PROCESSES``       processes and threads per
-                                                              execution (64)
+                                                              execution (32)
 ``file_size_mb``       ``UN_ASYNC_LOCAL_FILE_SIZE_MB``        largest file a program may
                                                               write (256)
 ``disk_limit_mb``      ``UN_ASYNC_LOCAL_DISK_LIMIT_MB``       disk an execution may fill in
@@ -58,7 +58,7 @@ class LocalSettings:
     memory_mb: int | None = None
     concurrency: int = attrs.field(factory=lambda: os.cpu_count() or 1)
     output_limit_bytes: int = MIB
-    max_processes: int = 64
+    max_processes: int = 32
     file_size_mb: int = 256
     disk_limit_mb: int = 1024
     artifact_limit_mb: int = 64
