@@ -29,7 +29,7 @@ from un_async import AsyncClient, ClientConfig, ExecutionResult
 from un_async.core.config import POLL_SCHEDULE
 from un_async.core.events import ExecutionEvent
 from un_async.core.hookspecs import hookimpl
-from un_async.core.plugins import PluginHost
+from un_async.core.plugin_host import PluginHost
 from un_async.testing import SPEC_DURATIONS, TEST_PUBLIC_KEY, TEST_SECRET_KEY
 
 __all__ = ["SINGLE_WAIT_STEP", "run_completion", "run_memory", "run_single_wait"]

@@ -39,7 +39,7 @@ from yarl import URL
 from un_async import AsyncClient, ClientConfig, Credentials
 from un_async.backends.unsandbox import HttpRequest, UnsandboxBackend
 from un_async.core.models import ExecutionRequest
-from un_async.core.plugins import default_host
+from un_async.core.plugin_host import default_host
 from un_async.testing import TEST_PUBLIC_KEY, TEST_SECRET_KEY
 
 __all__ = ["run_layers"]

@@ -13,7 +13,7 @@ from typing import Any
 from un_async import AsyncClient, ClientConfig
 from un_async.backends.replay import RecordingExecutor, ReplayExecutor
 from un_async.backends.unsandbox import UnsandboxBackend
-from un_async.core.plugins import default_host
+from un_async.core.plugin_host import default_host
 from un_async.testing import TEST_PUBLIC_KEY, TEST_SECRET_KEY
 
 __all__ = ["import_times", "run_replay"]

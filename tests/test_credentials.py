@@ -14,7 +14,7 @@ from un_async.core.credential_chain import CONFIGURE_HINT, resolve_credentials
 from un_async.core.credentials import CredentialContext, Credentials
 from un_async.core.errors import CredentialsError
 from un_async.core.hookspecs import CredentialProvider
-from un_async.core.plugins import PluginHost
+from un_async.core.plugin_host import PluginHost
 from un_async.plugins.credentials import read_accounts_file
 
 ENV_PK = "unsb-pk-env-0000-public"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from un_async.core.plugins import PluginHost
+from un_async.core.plugin_host import PluginHost
 from un_async.plugins.detection import EXTENSIONS, detect, language_from_shebang
 
 UNION_MAP = {

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from un_async.core import files
+from un_async.core import atomic_files
 from un_async.core.config import ClientConfig
 from un_async.core.models import ExecutionRequest, ExecutionResult, InputFile, JobStatus
-from un_async.core.plugins import PluginHost
+from un_async.core.plugin_host import PluginHost
 from un_async.plugins import caching
 from un_async.plugins.caching import FileLanguagesCache, MemoryResultCache, request_digest
 
@@ -170,7 +170,7 @@ async def test_failed_write_keeps_old_file_and_no_temp(
     def fail(*args: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(files.os, target, fail)
+    monkeypatch.setattr(atomic_files.os, target, fail)
     with caplog.at_level(logging.WARNING, logger="un_async"):
         await FileLanguagesCache(cache_path).store(LANGS)  # must not raise
     assert read_json(cache_path) == old

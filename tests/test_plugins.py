@@ -14,7 +14,7 @@ from un_async.core.credentials import CredentialContext, Credentials
 from un_async.core.errors import ConfigurationError, CredentialsError
 from un_async.core.events import ExecutionEvent
 from un_async.core.hookspecs import HOOK_NAMES, RegisterCredentialProvider, hookimpl
-from un_async.core.plugins import PluginHost
+from un_async.core.plugin_host import PluginHost
 
 ENV = {"UNSANDBOX_PUBLIC_KEY": "unsb-pk-from-env", "UNSANDBOX_SECRET_KEY": "unsb-sk-from-env"}
 

@@ -16,7 +16,7 @@ import un_async
 from support.cli_process import base_env, imported_modules, run_cli
 from un_async.core import errors
 from un_async.core.entry_points import may_declare
-from un_async.core.plugins import PluginHost
+from un_async.core.plugin_host import PluginHost
 
 
 def run_python(code: str, *, cwd: Path | None = None) -> str:
@@ -107,7 +107,7 @@ def test_an_installed_plugin_is_still_loaded(tmp_path: Path) -> None:
         f"""
         import sys
         sys.path.insert(0, {str(tmp_path)!r})
-        from un_async.core.plugins import PluginHost
+        from un_async.core.plugin_host import PluginHost
         host = PluginHost()
         print(host.detect_language("a.zzz"), host.manager.has_plugin("zzz"))
         """
@@ -119,7 +119,7 @@ def test_without_plugins_importlib_metadata_is_not_imported() -> None:
     output = run_python(
         """
         import sys
-        from un_async.core.plugins import PluginHost
+        from un_async.core.plugin_host import PluginHost
         PluginHost()
         print("importlib.metadata" in sys.modules)
         """

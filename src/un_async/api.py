@@ -19,7 +19,7 @@ from un_async.core.client import UNSET, AsyncClient
 from un_async.core.execution_options import ExecutionOptions
 from un_async.core.fanout import DEFAULT_CONCURRENCY, ExecutionStream, ProgressCallback, RequestLike
 from un_async.core.models import ExecutionResult, JobInfo, Record, Snapshot
-from un_async.core.plugins import default_host
+from un_async.core.plugin_host import default_host
 
 __all__ = [
     "cancel_job",

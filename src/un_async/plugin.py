@@ -52,7 +52,7 @@ from un_async.core.models import (
     Record,
     Snapshot,
 )
-from un_async.core.plugins import PluginHost
+from un_async.core.plugin_host import PluginHost
 
 if TYPE_CHECKING:
     from un_async.core.service_errors import (

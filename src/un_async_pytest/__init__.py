@@ -201,7 +201,7 @@ class CassetteBinding:
         through the unsandbox backend configured by ``options`` and the environment."""
         from un_async.backends.unsandbox.backend import UnsandboxBackend
         from un_async.core.client import AsyncClient
-        from un_async.core.plugins import default_host
+        from un_async.core.plugin_host import default_host
 
         def make_inner() -> Executor:
             return UnsandboxBackend(
@@ -219,7 +219,7 @@ class CassetteBinding:
         from un_async.backends.unsandbox.transport import AiohttpTransport
         from un_async.core.client import AsyncClient
         from un_async.core.credentials import Credentials
-        from un_async.core.plugins import default_host
+        from un_async.core.plugin_host import default_host
         from un_async.testing import TEST_PUBLIC_KEY, TEST_SECRET_KEY
 
         public_key = options.pop("public_key", None) or TEST_PUBLIC_KEY

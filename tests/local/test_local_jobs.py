@@ -15,7 +15,7 @@ import pytest
 from support import until
 from support.local_backend import live_processes, local_environ, options
 from un_async import AsyncClient, JobTimeoutError, NotFoundError
-from un_async.core.ids import path_segment
+from un_async.core.id_checks import path_segment
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

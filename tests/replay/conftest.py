@@ -13,7 +13,7 @@ from support.replay import replayer
 from un_async import AsyncClient
 from un_async.backends.replay import RecordingExecutor, reset_shared_sessions
 from un_async.backends.unsandbox import UnsandboxBackend
-from un_async.core.plugins import default_host
+from un_async.core.plugin_host import default_host
 from un_async.testing import TEST_PUBLIC_KEY, TEST_SECRET_KEY, FakeUnsandbox
 
 

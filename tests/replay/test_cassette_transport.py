@@ -19,7 +19,7 @@ from un_async.backends.replay import (
 from un_async.backends.unsandbox import AiohttpTransport, HttpRequest, UnsandboxBackend
 from un_async.core.credentials import Credentials
 from un_async.core.hookspecs import hookimpl
-from un_async.core.plugins import PluginHost, default_host
+from un_async.core.plugin_host import PluginHost, default_host
 from un_async.plugins.signing import HmacSigner
 from un_async.testing import TEST_PUBLIC_KEY, TEST_SECRET_KEY, FakeUnsandbox
 

@@ -21,7 +21,7 @@ from un_async.backends.replay import (
 from un_async.backends.unsandbox import AiohttpTransport, UnsandboxBackend
 from un_async.backends.unsandbox.requester import NOTE_CREDENTIALS
 from un_async.core.credentials import Credentials
-from un_async.core.plugins import default_host
+from un_async.core.plugin_host import default_host
 from un_async.testing import FakeUnsandbox
 
 # Real-looking keys in the documented shapes (spec §2.1), unknown to every other test.

@@ -17,7 +17,7 @@ from un_async.backends.replay import CassetteTransport
 from un_async.backends.unsandbox import AiohttpTransport, UnsandboxBackend
 from un_async.core.config import ClientConfig
 from un_async.core.credentials import Credentials
-from un_async.core.plugins import default_host
+from un_async.core.plugin_host import default_host
 from un_async.testing import TEST_PUBLIC_KEY, TEST_SECRET_KEY, FakeUnsandbox
 
 

@@ -15,7 +15,7 @@ from un_async.backends.replay import CassetteTransport, SignatureMismatchError
 from un_async.backends.unsandbox import AiohttpTransport, UnsandboxBackend
 from un_async.core.credentials import Credentials
 from un_async.core.hookspecs import hookimpl
-from un_async.core.plugins import PluginHost, default_host
+from un_async.core.plugin_host import PluginHost, default_host
 from un_async.testing import FakeUnsandbox
 
 CODE = 'print("signed by a plugin")'

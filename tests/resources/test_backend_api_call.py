@@ -10,7 +10,7 @@ import pytest
 from support import CREDENTIALS, fast_config
 from un_async import ServerError, SudoRequiredError, ValidationError
 from un_async.backends.unsandbox import UnsandboxBackend
-from un_async.core.plugins import default_host
+from un_async.core.plugin_host import default_host
 from un_async.plugins.signing import signature
 from un_async.testing import TEST_SECRET_KEY, FakeUnsandbox, Fault, FaultKind, RecordedRequest
 

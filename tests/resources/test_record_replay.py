@@ -20,7 +20,7 @@ from un_async.backends.replay import (
     reset_shared_sessions,
 )
 from un_async.backends.unsandbox import AiohttpTransport, UnsandboxBackend
-from un_async.core.plugins import default_host
+from un_async.core.plugin_host import default_host
 from un_async.testing import FakeUnsandbox
 
 

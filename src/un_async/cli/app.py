@@ -94,7 +94,7 @@ class RootGroup(click.Group):
         if self.plugins_loaded:
             return
         self.plugins_loaded = True
-        from un_async.core.plugins import default_host
+        from un_async.core.plugin_host import default_host
 
         default_host().register_commands(self)
 

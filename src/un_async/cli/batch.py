@@ -24,7 +24,7 @@ from un_async.cli.progress import Counts, make_progress
 from un_async.cli.runtime import make_client, run_async
 from un_async.cli.sources import Program, environment_from, read_program
 from un_async.core.fanout import ExecutionOutcome
-from un_async.core.plugins import default_host
+from un_async.core.plugin_host import default_host
 
 __all__ = ["batch", "outcome_row"]
 

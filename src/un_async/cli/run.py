@@ -24,7 +24,7 @@ from un_async.cli.runtime import make_client, run_async
 from un_async.cli.sources import environment_from, input_files_from, program_from
 from un_async.core.errors import JobTimeoutError
 from un_async.core.models import ExecutionResult, JobStatus
-from un_async.core.plugins import default_host
+from un_async.core.plugin_host import default_host
 
 if TYPE_CHECKING:
     from un_async.core.client import AsyncClient

@@ -28,11 +28,11 @@ from un_async.core.execution_options import ExecutionOptions, InputFiles
 from un_async.core.executor import BackendContext, BaseExecutor, as_executor
 from un_async.core.fanout import DEFAULT_CONCURRENCY, ExecutionStream, ProgressCallback, RequestLike
 from un_async.core.governor import ConcurrencyGovernor
-from un_async.core.ids import path_segment
+from un_async.core.id_checks import path_segment
 from un_async.core.job_lifecycle import JobLifecycle
 from un_async.core.language_list import LanguageList
 from un_async.core.models import ExecutionRequest, ExecutionResult, JobInfo, Record
-from un_async.core.plugins import PluginHost, default_host
+from un_async.core.plugin_host import PluginHost, default_host
 from un_async.core.retry import RetryPolicy
 
 __all__ = ["UNSET", "AsyncClient", "InputFiles"]

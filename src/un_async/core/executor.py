@@ -29,7 +29,7 @@ from un_async.core.models import ExecutionRequest, ExecutionResult, JobInfo, Rec
 
 if TYPE_CHECKING:
     from un_async.core.config import ClientConfig
-    from un_async.core.plugins import PluginHost
+    from un_async.core.plugin_host import PluginHost
 
 __all__ = [
     "REQUIRED_OPERATIONS",

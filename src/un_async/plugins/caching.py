@@ -20,8 +20,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
+from un_async.core.atomic_files import write_atomic
 from un_async.core.config import ClientConfig
-from un_async.core.files import write_atomic
 from un_async.core.hookspecs import LanguagesCache, ResultCache, hookimpl
 from un_async.core.models import ExecutionRequest, ExecutionResult
 

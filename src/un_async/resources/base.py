@@ -2,7 +2,7 @@
 
 A namespace (``client.sessions``, ``client.services``, ...) holds a reference to its
 :class:`~un_async.core.client.AsyncClient`. Each method checks its arguments (ids with
-:func:`~un_async.core.ids.path_segment`, values with :class:`ValidationError`) before any
+:func:`~un_async.core.id_checks.path_segment`, values with :class:`ValidationError`) before any
 request, resolves credentials through the client, and sends exactly one request through
 the backend's :meth:`~un_async.core.executor.BaseExecutor.api_call` — the only path a
 resource call takes, so record/replay and other backends see all of them. A backend
@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from un_async.core.errors import ValidationError
-from un_async.core.ids import path_segment
+from un_async.core.id_checks import path_segment
 
 if TYPE_CHECKING:
     from un_async.core.client import AsyncClient

@@ -106,14 +106,16 @@ class Job:
 
 
 def _cancelled_late(result: ExecutionResult) -> ExecutionResult:
-    """``result`` of a program that ended before the cancel accepted for it could act."""
+    """``result`` of a job that ended before the cancel accepted for it could act."""
+    ended = result.raw_status or "ended"
+    if result.exit_code is not None:
+        ended += f", exit code {result.exit_code}"
+    if result.error:
+        ended += f": {result.error}"
     cancelled = result.copy()
     cancelled["status"] = JobStatus.CANCELLED.value
     cancelled["success"] = False
-    cancelled["error"] = (
-        f"cancelled; the program had already ended by itself ({result.raw_status},"
-        f" exit code {result.exit_code})"
-    )
+    cancelled["error"] = f"cancelled; it had already ended by itself ({ended})"
     cancelled["reason"] = result.reason or "exit"
     return cancelled
 

@@ -12,7 +12,7 @@ Only digests and answers are stored (paths, level names, failure messages, versi
 A file is used only when it is ours and nobody else may write to it or its directory,
 and an entry only when it has the expected shape; anything else is a miss, and a miss
 means: probe again and store the new answer. Files are replaced atomically
-(:func:`un_async.core.files.write_atomic`); when two processes store at once one entry
+(:func:`un_async.core.atomic_files.write_atomic`); when two processes store at once one entry
 may be lost (it is probed again later). At most :data:`MAX_ENTRIES` entries are kept per
 kind, the most recently stored ones. The cache is an optimisation only: failing to read
 or write it never fails an execution.
@@ -117,7 +117,7 @@ class ProbeCache:
         self._update(kind, digest(key), None)
 
     def _update(self, kind: str, name: str, value: dict[str, Any] | None) -> None:
-        from un_async.core.files import write_atomic
+        from un_async.core.atomic_files import write_atomic
 
         with self._lock:
             if self.directory.exists() and not _trusted(self.directory):

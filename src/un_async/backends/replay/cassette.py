@@ -31,7 +31,7 @@ import attrs
 from un_async._version import __version__
 from un_async.backends.replay.errors import CassetteFormatError, SecretLeakError
 from un_async.backends.replay.redaction import Redactor, SecretSet
-from un_async.core.files import existing_mode, write_atomic
+from un_async.core.atomic_files import existing_mode, write_atomic
 
 __all__ = [
     "FORMAT",

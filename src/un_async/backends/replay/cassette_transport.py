@@ -32,7 +32,7 @@ from un_async.core.errors import ConfigurationError, TransportError
 
 if TYPE_CHECKING:
     from un_async.core.hookspecs import Signer
-    from un_async.core.plugins import PluginHost
+    from un_async.core.plugin_host import PluginHost
 
 __all__ = ["SIGNED_BACKEND", "CassetteTransport", "verify_signature"]
 
@@ -58,7 +58,7 @@ def verify_signature(
             f"{where}: X-Timestamp is missing or not whole seconds", reason="timestamp"
         )
     if signer is None:
-        from un_async.core.plugins import default_host
+        from un_async.core.plugin_host import default_host
 
         signer = default_host().signer(SIGNED_BACKEND)
     expected = signer.sign(
@@ -96,7 +96,7 @@ class CassetteTransport(CassetteRecorder[Transport | None]):
     ``cassette`` is a :class:`CassetteSession` or a file path (opened in ``mode``).
     ``credentials`` are the replay credentials every replayed request must be signed
     with (required when anything is replayed); ``host`` is the plugin host whose signer
-    verifies them (default: :func:`~un_async.core.plugins.default_host`; pass the host
+    verifies them (default: :func:`~un_async.core.plugin_host.default_host`; pass the host
     the backend signs with); ``inner`` is the real transport (required when anything is
     recorded). The cassette is saved by :meth:`aclose` unless ``save_on_close=False``.
     """
@@ -143,7 +143,7 @@ class CassetteTransport(CassetteRecorder[Transport | None]):
         if self._signer is None:
             host = self._host
             if host is None:
-                from un_async.core.plugins import default_host
+                from un_async.core.plugin_host import default_host
 
                 host = default_host()
             self._signer = host.signer(SIGNED_BACKEND)

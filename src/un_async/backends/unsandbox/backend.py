@@ -18,9 +18,9 @@ from un_async.core.config import ClientConfig
 from un_async.core.credentials import Credentials
 from un_async.core.events import ExecutionEvent
 from un_async.core.executor import BackendContext, BaseExecutor, SudoCallback, record_of
-from un_async.core.ids import path_segment
+from un_async.core.id_checks import path_segment
 from un_async.core.models import ExecutionRequest, ExecutionResult, JobInfo, Record, Snapshot
-from un_async.core.plugins import PluginHost
+from un_async.core.plugin_host import PluginHost
 from un_async.core.service_errors import NotFoundError, TransportError
 
 __all__ = ["UnsandboxBackend"]
