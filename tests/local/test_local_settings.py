@@ -33,10 +33,11 @@ async def test_options_and_environment_variables() -> None:
         "UN_ASYNC_LOCAL_CONCURRENCY": "3",
         "UN_ASYNC_LOCAL_OUTPUT_LIMIT_BYTES": "4096",
         "UN_ASYNC_LOCAL_ISOLATION": "none",
+        "UN_ASYNC_LOCAL_DISK_LIMIT_MB": "50",
     }
     async with AsyncClient(backend="local", environ=environ) as client:
         settings = backend_of(client).settings
-    assert (settings.memory_mb, settings.concurrency) == (300, 3)
+    assert (settings.memory_mb, settings.concurrency, settings.disk_limit_mb) == (300, 3, 50)
     assert (settings.output_limit_bytes, settings.isolation) == (4096, "none")
     async with AsyncClient(
         backend="local", backend_options={"memory_mb": 500, "concurrency": 1}, environ=environ
@@ -59,6 +60,7 @@ def test_defaults() -> None:
     assert settings.concurrency == (os.cpu_count() or 1)
     assert settings.output_limit_bytes == 1024 * 1024
     assert (settings.memory_for(None), settings.memory_for(3)) == (2048, 6144)
+    assert (settings.max_processes, settings.disk_limit_mb) == (32, 1024)
 
 
 @pytest.mark.parametrize(
@@ -70,6 +72,7 @@ def test_defaults() -> None:
         ("concurrency", -1),
         ("output_limit_bytes", True),
         ("max_processes", "2.5"),
+        ("disk_limit_mb", 0),
     ],
 )
 def test_bad_settings_are_configuration_errors(key: str, value: object) -> None:

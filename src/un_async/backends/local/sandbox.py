@@ -129,9 +129,9 @@ EXEC_FAILURE = 125
 program is not executable (as the launcher's own failures)."""
 
 _EXEC_STEP = (
-    'cd "$1" || exit 125; '
+    f'cd "$1" || exit {EXEC_FAILURE}; '
     'if [ -n "$2" ] && { [ -d "$2" ] || [ ! -x "$2" ]; }; then '
-    'printf "un-async-exec: cannot execute %s\\n" "$2" >&2; exit 125; fi; '
+    f'printf "un-async-exec: cannot execute %s\\n" "$2" >&2; exit {EXEC_FAILURE}; fi; '
     'printf x >&0; shift 2; exec "$@" 0</dev/null'
 )
 """The ``sh`` step: ``$1`` the directory, ``$2`` the program to check (or empty), then
@@ -147,6 +147,12 @@ def refused_binds(host: Host, binds: Sequence[str]) -> list[str]:
 def _safe_binds(host: Host, binds: Sequence[str]) -> list[str]:
     refused = set(refused_binds(host, binds))
     return [path for path in dict.fromkeys(binds) if path not in refused]
+
+
+def _native(host: Host, program: str | None) -> bool:
+    """``prlimit``/``setpriv``/``sh``/``env`` can start ``program`` (``env`` would take a
+    path with ``=`` for a variable: the launcher starts those)."""
+    return host.native_confinement and "=" not in (program or "")
 
 
 def confinement(
@@ -170,8 +176,7 @@ def confinement(
     ``hide``, binds each ``tmp`` ``(source, target)`` read-write and binds back ``keep``:
     ``(path, writable)``."""
     env = {} if env is None else env
-    native = host.native_confinement and not (init or loopback or hide or keep or tmp)
-    if native and "=" not in (program or ""):
+    if _native(host, program) and not (init or loopback or hide or keep or tmp):
         assert None not in (host.prlimit, host.setpriv, host.sh, host.env)
         argv = [
             str(host.prlimit),
@@ -253,7 +258,7 @@ def _bwrap(host: Host, layout: Layout, step: Step) -> list[str]:
     argv += ["--ro-bind", f"{layout.etc}/passwd", "/etc/passwd"]
     argv += ["--ro-bind", f"{layout.etc}/group", "/etc/group"]
     binds = _safe_binds(host, step.binds)
-    if not host.native_confinement:
+    if not _native(host, step.argv[0]):
         binds = list(dict.fromkeys([*binds, host.launcher, str(Path(host.python).parent.parent)]))
     # A toolchain under the host's /tmp (e.g. a virtualenv made with mktemp) is bound after
     # the sandbox's own /tmp, which would otherwise hide it.
