@@ -146,9 +146,7 @@ class SignedRequester:
             )
             if extra is not None:
                 headers = {**headers, **extra}
-            request = HttpRequest(
-                method=method, path=path, body=body, query=query, headers=headers, timeout=timeout
-            )
+            request = HttpRequest(method, path, body, query, headers, timeout)
             try:
                 response = await self.transport.send(request)
                 if response.status < 400:

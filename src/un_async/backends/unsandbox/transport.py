@@ -35,15 +35,15 @@ def default_user_agent() -> str:
     )
 
 
-@attrs.define(kw_only=True)
+@attrs.define
 class HttpRequest:
     """One HTTP request. ``path`` is already percent-encoded and is what gets signed.
 
     ``query`` is appended to the URL (and not signed, spec §2.2). ``timeout`` overrides
     the transport's read timeout for this request. The ``repr`` shows the body's size and
-    the header names only (no signature, no code or env values). Treat it as immutable
-    (it is not frozen only because frozen attrs classes cost twice as much to build, once
-    per attempt).
+    the header names only (no signature, no code or env values). Treat it as immutable:
+    it is not frozen, and takes positional arguments, only because that halves what
+    building one costs (once per attempt).
     """
 
     method: str
@@ -54,7 +54,7 @@ class HttpRequest:
     timeout: float | None = None
 
 
-@attrs.define(kw_only=True)
+@attrs.define
 class HttpResponse:
     """A complete HTTP response with its body read (treat it as immutable)."""
 
@@ -166,7 +166,7 @@ class AiohttpTransport:
                     body = await response.read()  # the usual case, without another coroutine
                 else:
                     body = await self._read_unbounded(response, declared)
-                return HttpResponse(status=response.status, headers=response.headers, body=body)
+                return HttpResponse(response.status, response.headers, body)
         except TransportError:
             raise
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
