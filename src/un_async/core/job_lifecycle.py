@@ -106,26 +106,32 @@ class JobLifecycle:
         the request is left to finish in the background and, when ``cancel``, the job it
         reports is cancelled — a submission that may have reached the server is never
         simply forgotten."""
-        submission = asyncio.get_running_loop().create_task(
-            self.executor.submit(credentials, request, wait=wait)
-        )
+        loop = asyncio.get_running_loop()
+        submission = loop.create_task(self.executor.submit(credentials, request, wait=wait))
+        # One future woken by the submission or the deadline, whichever comes first: the
+        # submission is never cancelled by our giving up (cheaper than shield + timeout).
+        settled = loop.create_future()
+
+        def wake(_: object = None) -> None:
+            if not settled.done():
+                settled.set_result(None)
+
+        submission.add_done_callback(wake)
+        timer = None if deadline is None else loop.call_at(deadline, wake)
         try:
-            if deadline is None:
-                result = await asyncio.shield(submission)
-            else:
-                async with asyncio.timeout_at(deadline):
-                    result = await asyncio.shield(submission)
-        except TimeoutError as exc:
-            if isinstance(exc, JobTimeoutError) or submission.done():
-                raise  # the backend's own error, not our deadline
-            self._abandon_submission(credentials, submission, cancel)
-            what = "it will be cancelled if the server reports a job" if cancel else "it may run"
-            raise JobTimeoutError(
-                f"no reply to the submission before the deadline; {what}"
-            ) from None
+            await settled
         except asyncio.CancelledError:
             self._abandon_submission(credentials, submission, cancel)
             raise
+        finally:
+            submission.remove_done_callback(wake)
+            if timer is not None:
+                timer.cancel()
+        if not submission.done():
+            self._abandon_submission(credentials, submission, cancel)
+            what = "it will be cancelled if the server reports a job" if cancel else "it may run"
+            raise JobTimeoutError(f"no reply to the submission before the deadline; {what}")
+        result = submission.result()  # the backend's own error, if any, propagates
         self._emit("submitted", result.job_id, status=result.status.value)
         return result
 
