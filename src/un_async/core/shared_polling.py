@@ -31,8 +31,9 @@ specified, spec §3.2):
   own reply showed it pending or running that omits it, when the job's next own reply
   still shows it so (a truncated or partial listing), or one started after a job's own
   reply that shows it at an earlier status (a stale one). After ``max_strikes`` strikes,
-  or one listing of more than ``max_listing_entries`` jobs, listing is off for that
-  account for the waiter's lifetime (logged once) and its jobs are polled one by one.
+  or one listing of more than ``max_listing_entries`` jobs (or twice the number of waits
+  of the account, if that is more), listing is off for that account for the waiter's
+  lifetime (logged once) and its jobs are polled one by one.
 
 Failure handling is per job and the same as per-job polling
 (:class:`~un_async.core.waiting.PollHealth`), a listing standing in for the polls of the
@@ -523,10 +524,10 @@ class SharedPollingWaiter:
             return
         finally:
             group.listings.remove(listing)
-        if len(found) > self.max_listing_entries:
-            self._stop_listing(
-                group.key, f"{len(found)} jobs listed, more than {self.max_listing_entries}"
-            )
+        # A listing no bigger than twice what we wait for is still the cheap way to poll.
+        limit = max(self.max_listing_entries, 2 * len(group.waits))
+        if len(found) > limit:
+            self._stop_listing(group.key, f"{len(found)} jobs listed, more than {limit}")
             self._fetch_all(group, listing.due, loop)
             return
         self._check_finished(group, listing, found)
