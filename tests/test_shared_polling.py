@@ -27,7 +27,8 @@ from un_async import (
 )
 from un_async.core.credentials import Credentials
 from un_async.core.errors import ServerError
-from un_async.core.shared_polling import MAX_LISTINGS, SharedPollingWaiter, job_lister
+from un_async.core.executor import BaseExecutor
+from un_async.core.shared_polling import MAX_LISTINGS, SharedPollingWaiter
 from un_async.core.waiting import PerJobWaiter, WaitPolicy
 from un_async.testing import TEST_PUBLIC_KEY, FakeUnsandbox, Fault
 
@@ -319,13 +320,15 @@ async def test_abandoned_waits_leave_no_tasks(job_fake: FakeUnsandbox) -> None:
 
 
 async def test_lister_without_job_states_uses_list_jobs() -> None:
-    class Listing:
-        async def list_jobs(self, credentials: Credentials) -> list[Any]:
-            from un_async.core.models import JobInfo
+    from un_async.core.models import JobInfo
 
+    class Listing(BaseExecutor):
+        async def list_jobs(self, credentials: Credentials) -> list[JobInfo]:
             return [JobInfo(job_id="j1", status=JobStatus.RUNNING, raw_status="running")]
 
-    states = await job_lister(Listing())(Credentials("pk", "sk"))  # type: ignore[arg-type]
+        submit = get_job = cancel_job = get_languages = aclose = None  # type: ignore[assignment]
+
+    states = await Listing().list_job_states(Credentials("pk", "sk"))
     assert {job_id: entry["status"] for job_id, entry in states.items()} == {"j1": "running"}
 
 

@@ -295,6 +295,6 @@ def as_executor(backend: object) -> BaseExecutor:
 
 def record_of(body: Mapping[str, Any] | None, **defaults: Any) -> Record:
     """A :class:`Record` of ``body`` with ``defaults`` filling keys the body lacks."""
-    merged = dict(defaults)
-    merged.update(body or {})
-    return Record(merged)
+    record = Record(defaults)
+    record.update(body or {})
+    return record

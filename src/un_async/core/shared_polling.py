@@ -58,7 +58,6 @@ from typing import Any
 
 from un_async.core.credentials import Credentials, mask_key
 from un_async.core.errors import ClientClosedError, NotFoundError, RateLimitError
-from un_async.core.executor import Executor
 from un_async.core.models import ExecutionResult, JobStatus
 from un_async.core.waiting import (
     TRANSIENT,
@@ -76,7 +75,6 @@ __all__ = [
     "MAX_STRIKES",
     "JobLister",
     "SharedPollingWaiter",
-    "job_lister",
 ]
 
 log = logging.getLogger("un_async")
@@ -119,19 +117,6 @@ def _rank(status: JobStatus) -> int | None:
     return _FINAL if status.is_terminal else None
 
 
-def job_lister(executor: Executor) -> JobLister:
-    """The cheapest listing ``executor`` offers: its ``list_job_states`` if it has one,
-    else :meth:`~un_async.core.executor.Executor.list_jobs` keyed by job id."""
-    states = getattr(executor, "list_job_states", None)
-    if states is not None:
-        return states  # type: ignore[no-any-return]
-
-    async def listing(credentials: Credentials) -> Mapping[str, Mapping[str, Any]]:
-        return {job.job_id: job for job in await executor.list_jobs(credentials)}
-
-    return listing
-
-
 def _from_listing(job_id: str, entry: Mapping[str, Any]) -> ExecutionResult:
     raw_status = entry.get("status")
     language, error = entry.get("language"), entry.get("error")
@@ -141,7 +126,7 @@ def _from_listing(job_id: str, entry: Mapping[str, Any]) -> ExecutionResult:
         raw_status=raw_status if isinstance(raw_status, str) else None,
         language=language if isinstance(language, str) else None,
         error=error if isinstance(error, str) and error else None,
-        raw=dict(entry),
+        raw=entry,  # copied once, by the constructor
     )
 
 
@@ -280,8 +265,8 @@ class SharedPollingWaiter:
     """A :class:`~un_async.core.waiting.JobWaiter` that polls many jobs with few requests.
 
     ``poll`` fetches one job (no retries); ``lister`` lists the account's jobs (see
-    :func:`job_lister`). With fewer than ``min_listed`` waits for an account, jobs are
-    polled on their own (``min_listed=1``: list even for one wait). ``window`` is the tick
+    :meth:`~un_async.core.executor.BaseExecutor.list_job_states`). With fewer than
+    ``min_listed`` waits for an account, jobs are polled on their own (``min_listed=1``: list even for one wait). ``window`` is the tick
     coalescing window in seconds. ``confirm_every`` (seconds; default
     :data:`CONFIRM_FACTOR` times the longest delay), ``max_strikes`` and
     ``max_listing_entries`` bound how much a wrong listing can cost (see the module doc).
