@@ -267,9 +267,10 @@ class SharedPollingWaiter:
     ``poll`` fetches one job (no retries); ``lister`` lists the account's jobs (see
     :meth:`~un_async.core.executor.BaseExecutor.list_job_states`). With fewer than
     ``min_listed`` waits for an account, jobs are polled on their own (``min_listed=1``:
-    list even for one wait). ``window`` is the tick coalescing window in seconds. ``confirm_every`` (seconds; default
-    :data:`CONFIRM_FACTOR` times the longest delay), ``max_strikes`` and
-    ``max_listing_entries`` bound how much a wrong listing can cost (see the module doc).
+    list even for one wait). ``window`` is the tick coalescing window in seconds.
+    ``confirm_every`` (seconds; default :data:`CONFIRM_FACTOR` times the longest delay),
+    ``max_strikes`` and ``max_listing_entries`` bound how much a wrong listing can cost
+    (see the module doc).
     """
 
     def __init__(
